@@ -1,0 +1,1 @@
+"""Catalogue of adapters and run scores (SQLite); built in a later issue."""

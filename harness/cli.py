@@ -1,0 +1,114 @@
+"""`harness` command line: parse, build a typed config, call, map errors to exit codes. Nothing heavy at import."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import HarnessError
+
+EXAMPLE = "harness run --base qwen2.5-3b --adapter out/ --tasks yelp,docqa --out runs/first"
+
+
+def _csv(s: str) -> list[str]:
+    return [t.strip() for t in s.split(",") if t.strip()]
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser(
+        "run", help="score the base model and each adapter on the same tasks (one base load)",
+        description="Load the base once, attach every adapter with peft, and score each arm (the base, then each "
+                    "adapter) on every task with lm-eval. Writes OUT/run.json and OUT/samples/<arm>/<task>.jsonl.",
+        epilog=f"example: {EXAMPLE}",
+    )
+    p.add_argument("--base", required=True, help="model folder, hub id (org/name) or alias (see `harness models`)")
+    p.add_argument("--adapter", action="append", default=[], metavar="[NAME=]PATH",
+                   help="peft adapter folder; repeat for several. The arm is named after the folder unless NAME= is given")
+    p.add_argument("--tasks", required=True, type=_csv, help="comma-separated lm-eval task names (ours, yours, or stock)")
+    p.add_argument("--out", required=True, type=Path, help="run directory to create")
+    p.add_argument("--include-path", action="append", default=[], type=Path, metavar="DIR",
+                   help="extra folder of lm-eval task YAMLs; repeatable")
+    p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
+                   help="weights dtype; auto = the checkpoint's own (default)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    p.add_argument("--load-in-4bit", action="store_true", help="load the base in 4-bit NF4 with bitsandbytes (QLoRA)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow model code shipped with a hub model")
+    p.add_argument("--allow-pickle", action="store_true", help="accept adapter_model.bin (a pickle: loading it runs code)")
+    p.add_argument("--limit", type=int, help="score only the first N documents of each task")
+    p.add_argument("--batch-size", type=int, default=1, help="requests per forward pass (default 1)")
+    p.add_argument("--max-gen-toks", type=int, help="override each generation task's max_gen_toks")
+    p.add_argument("--num-fewshot", type=int, help="override each task's few-shot count")
+    p.add_argument("--apply-chat-template", action="store_true", help="wrap prompts in the tokenizer's chat template")
+    p.add_argument("--seed", type=int, default=1234, help="seed for few-shot sampling, numpy and torch (default 1234)")
+    p.add_argument("--bootstrap-iters", type=int, default=1000, help="lm-eval's stderr bootstrap iterations (default 1000)")
+    p.add_argument("--no-cache", action="store_true", help="recompute every response (the per-arm cache is bypassed)")
+    p.add_argument("--cache-dir", type=Path, help="response cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)")
+    p.add_argument("--force", action="store_true", help="replace a complete run already in --out")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(a) -> int:
+    from harness.config import DType, RunConfig, default_cache_dir
+    from harness.runner import run
+
+    cfg = RunConfig(
+        base=a.base, tasks=a.tasks, out=a.out, adapters=a.adapter, include_paths=a.include_path, dtype=DType(a.dtype),
+        device=a.device, load_in_4bit=a.load_in_4bit, trust_remote_code=a.trust_remote_code,
+        allow_pickle=a.allow_pickle, limit=a.limit, batch_size=a.batch_size, max_gen_toks=a.max_gen_toks,
+        seed=a.seed, apply_chat_template=a.apply_chat_template, num_fewshot=a.num_fewshot, use_cache=not a.no_cache,
+        cache_dir=a.cache_dir or default_cache_dir(), bootstrap_iters=a.bootstrap_iters, force=a.force,
+    )
+    run(cfg)
+    return 0
+
+
+def _add_models(sub) -> None:
+    p = sub.add_parser("models", help="list the base-model aliases --base accepts",
+                       description="Short names accepted by --base, and the hub ids they stand for.")
+    p.set_defaults(func=_cmd_models)
+
+
+def _cmd_models(a) -> int:
+    from harness.aliases import ALIASES
+
+    width = max(len(n) for n in ALIASES)
+    hub = max(len(x.hub_id) for x in ALIASES.values())
+    for alias in ALIASES.values():
+        print(f"{alias.name:<{width}}  {alias.hub_id:<{hub}}  {alias.note}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Evaluate fine-tuned adapters against their base model: one base load, every arm scored on the "
+                    "same documents.",
+        epilog=f"example: {EXAMPLE}",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(sub)
+    _add_models(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except HarnessError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume from the cache", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Typed run configuration, validated whole before anything heavy happens.
+
+`RunConfig.validate()` returns every problem it finds (not just the first), so a typo in a flag fails in
+milliseconds with the full list rather than after a 3B model has loaded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from harness.aliases import ALIASES
+
+RUN_FILE = "run.json"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class DType(str, Enum):
+    AUTO = "auto"
+    BFLOAT16 = "bfloat16"
+    FLOAT16 = "float16"
+    FLOAT32 = "float32"
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("HARNESS_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "harness"
+
+
+@dataclass
+class BaseRef:
+    """Where the base model comes from: a local folder or a hub id (possibly via an alias)."""
+
+    name: str
+    source: str
+    local: bool
+
+
+def resolve_base(name: str) -> tuple[BaseRef | None, str | None]:
+    """Return (ref, None) or (None, problem). Local folders win over aliases and hub ids."""
+    p = Path(name).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            return None, f"--base {name}: is a file; give the model folder (the one with config.json)"
+        if not (p / "config.json").is_file():
+            return None, f"--base {name}: {p / 'config.json'} is missing; give a transformers model folder"
+        return BaseRef(name=p.resolve().name, source=str(p.resolve()), local=True), None
+    if name in ALIASES:
+        return BaseRef(name=name, source=ALIASES[name].hub_id, local=False), None
+    if not name.startswith((".", "/", "~")) and _HUB_ID.match(name):
+        return BaseRef(name=name, source=name, local=False), None
+    if "/" in name or os.sep in name:
+        return None, f"--base {name}: no such directory; give a model folder, a hub id (org/name) or an alias (`harness models`)"
+    close = difflib.get_close_matches(name, list(ALIASES), n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    return None, f"--base {name}: not a directory, a known alias or a hub id (org/name); {hint}`harness models` lists the aliases"
+
+
+@dataclass
+class RunConfig:
+    base: str
+    tasks: list[str]
+    out: Path
+    adapters: list[str] = field(default_factory=list)
+    include_paths: list[Path] = field(default_factory=list)
+    dtype: DType = DType.AUTO
+    device: str = "auto"
+    load_in_4bit: bool = False
+    trust_remote_code: bool = False
+    allow_pickle: bool = False
+    limit: int | None = None
+    batch_size: int = 1
+    max_gen_toks: int | None = None
+    seed: int = 1234
+    apply_chat_template: bool = False
+    num_fewshot: int | None = None
+    use_cache: bool = True
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    bootstrap_iters: int = 1000
+    force: bool = False
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["dtype"] = self.dtype.value
+        for k in ("out", "cache_dir"):
+            d[k] = str(d[k])
+        d["include_paths"] = [str(p) for p in self.include_paths]
+        return d
+
+    def validate(self) -> list[str]:
+        """Every problem with the flags themselves; adapters and tasks are checked by their own modules."""
+        problems: list[str] = []
+        _, base_problem = resolve_base(self.base)
+        if base_problem:
+            problems.append(base_problem)
+        if not self.tasks:
+            problems.append("--tasks: no task given; name at least one, e.g. --tasks yelp,docqa")
+        if self.limit is not None and self.limit < 1:
+            problems.append(f"--limit {self.limit}: must be a whole number of documents >= 1 (leave it out for all)")
+        if self.batch_size < 1:
+            problems.append(f"--batch-size {self.batch_size}: must be >= 1")
+        if self.max_gen_toks is not None and self.max_gen_toks < 1:
+            problems.append(f"--max-gen-toks {self.max_gen_toks}: must be >= 1")
+        if self.num_fewshot is not None and self.num_fewshot < 0:
+            problems.append(f"--num-fewshot {self.num_fewshot}: must be >= 0")
+        if self.bootstrap_iters < 0:
+            problems.append(f"--bootstrap-iters {self.bootstrap_iters}: must be >= 0")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
+            problems.append(f"--device {self.device}: expected auto, cpu, cuda, cuda:N or mps")
+        for p in self.include_paths:
+            if not p.is_dir():
+                problems.append(f"--include-path {p}: no such directory; give a folder of lm-eval task YAMLs")
+        problems.extend(self._check_out())
+        return problems
+
+    def _check_out(self) -> list[str]:
+        out = self.out
+        if (out / RUN_FILE).exists() and not self.force:
+            return [f"--out {out}: holds a complete run ({out / RUN_FILE}); choose another --out or pass --force to replace it"]
+        if out.exists() and not out.is_dir():
+            return [f"--out {out}: is a file; give a directory for the run"]
+        # Probe by writing: permission bits alone lie (root ignores them, network filesystems differ).
+        existing = out
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            return [f"--out {out}: {existing} is a file, so the run directory cannot be created there"]
+        try:
+            with tempfile.NamedTemporaryFile(dir=existing, prefix=".harness-probe-"):
+                pass
+        except OSError as e:
+            return [f"--out {out}: cannot write in {existing} ({e.strerror}); choose a writable --out"]
+        return []

@@ -1,0 +1,150 @@
+"""The lm-eval side of a run: one HFLM over the already-loaded (peft) model, one simple_evaluate per arm and task.
+
+Evaluating one task per call keeps timing per task and lets a rerun resume task by task from the per-arm cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from lm_eval.models.huggingface import HFLM
+
+from harness import cache as arm_cache
+from harness.errors import HarnessError
+
+_SKIP_KEYS = {"alias", "name", "sample_len", "sample_count", " "}
+
+
+class CountingHFLM(HFLM):
+    """HFLM that counts the requests that reach the model (those the cache did not answer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.computed: Counter = Counter()
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        self.computed["loglikelihood"] += len(requests)
+        return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        self.computed["loglikelihood_rolling"] += len(requests)
+        return super().loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
+
+    def generate_until(self, requests, disable_tqdm: bool = False):
+        self.computed["generate_until"] += len(requests)
+        return super().generate_until(requests, disable_tqdm=disable_tqdm)
+
+
+def make_lm(model, tokenizer, batch_size: int) -> CountingHFLM:
+    return CountingHFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+
+
+@dataclass
+class ArmTaskResult:
+    scores: list[dict] = field(default_factory=list)
+    samples: dict[str, list[dict]] = field(default_factory=dict)
+    tasks: dict[str, dict] = field(default_factory=dict)
+    timing: dict[str, dict] = field(default_factory=dict)
+
+
+def _metric_name(metric: str, flt: str, n_filters: int) -> str:
+    # One filter pipeline (the usual case): the bare metric name, stable for reports and gates to key on.
+    return metric if n_filters == 1 or flt == "none" else f"{metric}:{flt}"
+
+
+def parse_scores(res: dict) -> list[dict]:
+    rows = []
+    for task, vals in res["results"].items():
+        keys = [k for k in vals if "," in k and k.split(",")[0] not in _SKIP_KEYS and "_stderr" not in k.split(",")[0]]
+        n_filters = len({k.split(",", 1)[1] for k in keys})
+        hib = res.get("higher_is_better", {}).get(task, {})
+        n = res.get("n-samples", {}).get(task, {}).get("effective")
+        for k in keys:
+            metric, flt = k.split(",", 1)
+            value = vals[k]
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            stderr = vals.get(f"{metric}_stderr,{flt}")
+            stderr = float(stderr) if isinstance(stderr, (int, float)) and stderr == stderr else None
+            ci = [value - 1.96 * stderr, value + 1.96 * stderr] if stderr is not None else None
+            rows.append({
+                "task": task, "metric": _metric_name(metric, flt, n_filters), "filter": flt, "value": float(value),
+                "stderr": stderr, "ci95": ci, "n": n, "higher_is_better": hib.get(metric),
+            })
+    return rows
+
+
+def _flatten(resps):
+    # lm-eval keeps one list per request and, inside, one entry per repeat; we keep the first repeat.
+    out = [r[0] if isinstance(r, (list, tuple)) and len(r) == 1 else r for r in resps]
+    return out[0] if len(out) == 1 else out
+
+
+def sample_rows(samples: list[dict]) -> list[dict]:
+    rows = []
+    for s in samples:
+        args = s.get("arguments") or [[None]]
+        rows.append({
+            "doc_id": s["doc_id"], "doc_hash": s.get("doc_hash"), "filter": s.get("filter"),
+            "prompt": args[0][0] if isinstance(args[0], (list, tuple)) else args[0],
+            "target": s.get("target"),
+            "response": _flatten(s.get("resps", [])),
+            "filtered": _flatten([[r] for r in s.get("filtered_resps", [])]) if s.get("filtered_resps") else None,
+            "metrics": {m: s.get(m) for m in s.get("metrics", [])},
+        })
+    return rows
+
+
+def _count_tokens(tokenizer, samples: list[dict]) -> int:
+    total = 0
+    for s in samples:
+        for arg in s.get("arguments", []):
+            text = "".join(a for a in arg if isinstance(a, str)) if isinstance(arg, (list, tuple)) else str(arg)
+            total += len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        if s.get("resps") and isinstance(s["resps"][0], (list, tuple)) and s["resps"][0] and isinstance(s["resps"][0][0], str):
+            total += len(tokenizer(s["resps"][0][0], add_special_tokens=False)["input_ids"])
+    return total
+
+
+def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec) -> ArmTaskResult:
+    import lm_eval
+
+    use_cache = None
+    if cfg.use_cache:
+        key = arm_cache.arm_key(base.fingerprint, spec.fingerprint if spec else None, base.dtype, base.quantization)
+        use_cache = arm_cache.cache_prefix(cfg.cache_dir, key, {
+            "base": base.ref.source, "base_fingerprint": base.fingerprint, "adapter": str(spec.path) if spec else None,
+            "adapter_fingerprint": spec.fingerprint if spec else None, "dtype": base.dtype, "quantization": base.quantization,
+        })
+    lm.computed.clear()
+    t0 = time.perf_counter()
+    try:
+        res = lm_eval.simple_evaluate(
+            model=lm, tasks=[task], task_manager=task_manager, limit=cfg.limit, num_fewshot=cfg.num_fewshot,
+            gen_kwargs={"max_gen_toks": cfg.max_gen_toks} if cfg.max_gen_toks else None,
+            apply_chat_template=cfg.apply_chat_template, log_samples=True, bootstrap_iters=cfg.bootstrap_iters,
+            use_cache=use_cache, random_seed=cfg.seed, numpy_random_seed=cfg.seed, torch_random_seed=cfg.seed,
+            fewshot_random_seed=cfg.seed,
+        )
+    except (OSError, ConnectionError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise HarnessError(f"task {task}: could not load its data or files ({first}); check the dataset path and the network") from None
+    seconds = time.perf_counter() - t0
+    out = ArmTaskResult(scores=parse_scores(res))
+    for name, samples in res.get("samples", {}).items():
+        out.samples[name] = sample_rows(samples)
+        cfg_json = json.dumps(res["configs"].get(name, {}), sort_keys=True, default=str)
+        out.tasks[name] = {
+            "version": res.get("versions", {}).get(name),
+            "n_docs": res.get("n-samples", {}).get(name, {}).get("effective", len({s["doc_id"] for s in samples})),
+            "config_hash": "sha256:" + hashlib.sha256(cfg_json.encode()).hexdigest(),
+            "output_type": res["configs"].get(name, {}).get("output_type"),
+        }
+    all_samples = [s for ss in res.get("samples", {}).values() for s in ss]
+    out.timing[task] = {"seconds": round(seconds, 3), "tokens": _count_tokens(lm.tokenizer, all_samples),
+                        "computed_requests": sum(lm.computed.values())}
+    return out

@@ -1,0 +1,183 @@
+"""Load the base model once, attach every adapter to it with peft, and switch between arms without reloading.
+
+An arm is the base model (all adapters disabled) or one adapter. The base arm runs under `disable_adapter()`, the
+others under `set_adapter(name)`: the same weights in memory serve every arm.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from harness.adapters import AdapterSpec, safetensors_shapes
+from harness.config import BaseRef, DType, RunConfig
+from harness.errors import HarnessError
+from harness.fingerprint import fingerprint_dir_cached, fingerprint_text
+
+BASE_ARM = "base"
+
+
+@dataclass
+class LoadedBase:
+    model: torch.nn.Module
+    tokenizer: object
+    ref: BaseRef
+    fingerprint: str
+    dtype: str
+    quantization: str
+    device: str
+    load_s: float
+
+
+def pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise HarnessError(f"--device {device}: CUDA is not available on this machine; use --device cpu (or auto)")
+    return device
+
+
+def _torch_dtype(dtype: DType, device: str, four_bit: bool):
+    if dtype is DType.AUTO:
+        # The checkpoint's own dtype, as lm-eval's `dtype=auto` does, so base scores match a stock run.
+        return "auto" if not four_bit else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
+    return getattr(torch, dtype.value)
+
+
+def load_base(ref: BaseRef, cfg: RunConfig) -> LoadedBase:
+    import logging
+
+    # bitsandbytes (imported by peft) warns at import about optional CPU kernels it does not need here.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = pick_device(cfg.device)
+    dtype = _torch_dtype(cfg.dtype, device, cfg.load_in_4bit)
+    kwargs: dict = {"trust_remote_code": cfg.trust_remote_code}
+    if cfg.load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        # NF4 + double quantisation + a float compute dtype: the QLoRA recipe adapters are trained under.
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
+        )
+        kwargs["device_map"] = {"": device}
+    t0 = time.perf_counter()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(ref.source, trust_remote_code=cfg.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(ref.source, dtype=dtype, **kwargs)
+    except OSError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise HarnessError(
+            f"--base {ref.name}: could not load {ref.source} ({first}); for a hub model check the id and the network "
+            "(HF_HUB_OFFLINE=1 allows only models already in the local cache)"
+        ) from None
+    except ValueError as e:
+        if "trust_remote_code" in str(e):
+            raise HarnessError(f"--base {ref.name}: this model ships its own code; pass --trust-remote-code if you trust it") from None
+        raise
+    if not cfg.load_in_4bit:
+        model.to(device)
+    model.eval()
+    load_s = time.perf_counter() - t0
+    if ref.local:
+        fp = fingerprint_dir_cached(Path(ref.source), cfg.cache_dir / "fingerprints.json")
+    else:
+        revision = getattr(model.config, "_commit_hash", None) or "unknown-revision"
+        fp = fingerprint_text("hub", ref.source, revision)
+    return LoadedBase(
+        model=model, tokenizer=tokenizer, ref=ref, fingerprint=fp,
+        dtype=str(next(model.parameters()).dtype).removeprefix("torch.") if not cfg.load_in_4bit else str(dtype).removeprefix("torch."),
+        quantization="nf4" if cfg.load_in_4bit else "none", device=device, load_s=load_s,
+    )
+
+
+def _adapter_shapes(spec: AdapterSpec) -> dict[str, list[int]]:
+    if spec.weights.suffix == ".safetensors":
+        return safetensors_shapes(spec.weights)
+    # Reached only with --allow-pickle; weights_only still refuses arbitrary objects where torch can.
+    state = torch.load(spec.weights, map_location="cpu", weights_only=True)
+    return {k: list(v.shape) for k, v in state.items()}
+
+
+_LORA_KEY = re.compile(r"^(?P<module>.+)\.(?P<part>lora_A|lora_B|lora_embedding_A|lora_embedding_B)(\.[^.]+)?(\.weight)?$")
+
+
+def check_adapter_fits(spec: AdapterSpec, model: torch.nn.Module) -> None:
+    """Raise HarnessError naming the first module whose LoRA shapes do not fit the base (before peft's own error)."""
+    for key, shape in _adapter_shapes(spec).items():
+        m = _LORA_KEY.match(key.removeprefix("base_model.model."))
+        if not m:
+            continue
+        mod_path, part = m["module"], m["part"]
+        try:
+            module = model.get_submodule(mod_path)
+        except AttributeError:
+            raise HarnessError(
+                f"--adapter {spec.path}: module '{mod_path}' ({key}) does not exist in the base model; "
+                "the adapter was trained on a different architecture"
+            ) from None
+        if part in ("lora_A", "lora_B") and hasattr(module, "in_features"):
+            want = [shape[0], module.in_features] if part == "lora_A" else [module.out_features, shape[1]]
+        elif part.startswith("lora_embedding") and hasattr(module, "num_embeddings"):
+            want = [shape[0], module.num_embeddings] if part.endswith("A") else [module.embedding_dim, shape[1]]
+        else:
+            continue
+        if list(shape) != want:
+            raise HarnessError(
+                f"--adapter {spec.path}: shape mismatch at {mod_path}: the adapter's {part} is {list(shape)} but the "
+                f"base needs {want} (base {mod_path} is {module.out_features if hasattr(module, 'out_features') else module.embedding_dim}"
+                f"x{module.in_features if hasattr(module, 'in_features') else module.num_embeddings}); "
+                "was it trained on another base model?"
+            )
+
+
+def warn_base_mismatch(spec: AdapterSpec, ref: BaseRef) -> None:
+    claimed = spec.config.get("base_model_name_or_path")
+    if not claimed:
+        return
+    names = {ref.name, ref.source, Path(ref.source).name}
+    if claimed not in names and Path(str(claimed)).name not in names:
+        print(
+            f"warning: adapter '{spec.name}' says it was trained on '{claimed}', but the base is '{ref.source}' "
+            "(fine if the folder moved; shapes are checked)",
+            file=sys.stderr,
+        )
+
+
+def attach_adapters(base: LoadedBase, specs: list[AdapterSpec]) -> torch.nn.Module:
+    """Check every adapter against the base, then attach them all to the one loaded model."""
+    if not specs:
+        return base.model
+    for spec in specs:
+        warn_base_mismatch(spec, base.ref)
+        check_adapter_fits(spec, base.model)
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(base.model, str(specs[0].path), adapter_name=specs[0].name, is_trainable=False)
+    for spec in specs[1:]:
+        model.load_adapter(str(spec.path), adapter_name=spec.name, is_trainable=False)
+    model.eval()
+    return model
+
+
+def activate(model: torch.nn.Module, arm: str):
+    """Context in which `model` behaves as `arm`: the bare base, or the base with one adapter."""
+    if not hasattr(model, "peft_config"):
+        return nullcontext()
+    if arm == BASE_ARM:
+        return model.disable_adapter()
+    model.set_adapter(arm)
+    return _active(model, arm)
+
+
+@contextmanager
+def _active(model, arm):
+    assert model.active_adapter == arm
+    yield

@@ -1,0 +1,177 @@
+"""`harness run`: validate, load the base once, score every arm on every task with lm-eval, write the run directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import resource
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+from harness import results
+from harness.adapters import AdapterSpec, check_arm_names, fingerprint_adapter, inspect_adapter
+from harness.config import RunConfig, resolve_base
+from harness.errors import ConfigError, HarnessError
+
+
+@dataclass
+class Plan:
+    """Everything checked and resolved before the model loads."""
+
+    cfg: RunConfig
+    adapters: list[AdapterSpec]
+    task_manager: object = field(repr=False)
+
+
+def plan(cfg: RunConfig) -> Plan:
+    problems = cfg.validate()
+    specs: list[AdapterSpec] = []
+    for arg in cfg.adapters:
+        try:
+            specs.append(inspect_adapter(arg, cfg.allow_pickle))
+        except HarnessError as e:
+            problems.append(str(e))
+    problems += check_arm_names(specs)
+    tm = None
+    if cfg.tasks:
+        try:
+            from harness.taskset import task_manager
+
+            tm = task_manager(cfg.tasks, [p for p in cfg.include_paths if p.is_dir()])
+        except ConfigError as e:
+            problems += e.problems
+    if problems:
+        raise ConfigError(problems)
+    for s in specs:
+        s.fingerprint = fingerprint_adapter(s)
+    return Plan(cfg=cfg, adapters=specs, task_manager=tm)
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for dist, key in [("torch", "torch"), ("transformers", "transformers"), ("peft", "peft"), ("lm_eval", "lm_eval"),
+                      ("bitsandbytes", "bitsandbytes"), ("adapter-harness", "harness")]:
+        try:
+            out[key] = importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            out[key] = None
+    return out
+
+
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        r = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+
+def _device_description(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"cpu ({platform.machine()}, {__import__('os').cpu_count()} cores)"
+
+
+def _prepare_out(cfg: RunConfig) -> None:
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    if cfg.force:
+        # Only what a run writes is removed: a stale run.json must not sit beside new samples.
+        (cfg.out / results.RUN_FILE).unlink(missing_ok=True)
+        shutil.rmtree(cfg.out / results.SAMPLES_DIR, ignore_errors=True)
+
+
+def run(cfg: RunConfig) -> Path:
+    p = plan(cfg)  # every cheap check, before torch is even imported
+    from harness import engine, models
+
+    ref, _ = resolve_base(cfg.base)
+    _prepare_out(cfg)
+    print(f"loading base {ref.source} ...", file=sys.stderr)
+    base = models.load_base(ref, cfg)
+    model = models.attach_adapters(base, p.adapters)
+    arms = [models.BASE_ARM] + [s.name for s in p.adapters]
+    print(f"loaded in {base.load_s:.1f}s on {base.device} ({base.dtype}, quantization {base.quantization}); "
+          f"arms: {', '.join(arms)}", file=sys.stderr)
+
+    scores, task_info, timing = [], {}, {}
+    spec_of = {s.name: s for s in p.adapters}
+    lm = engine.make_lm(model, base.tokenizer, cfg.batch_size)
+    steps = [(a, t) for a in arms for t in cfg.tasks]
+    for i, (arm, task) in enumerate(steps, 1):
+        spec = spec_of.get(arm)
+        print(f"[{i}/{len(steps)}] arm {arm}, task {task}", file=sys.stderr)
+        with models.activate(model, arm):
+            out = engine.evaluate_arm_task(lm, p.task_manager, task, cfg, base, spec)
+        for name, rows in out.samples.items():
+            results.write_jsonl(results.samples_path(cfg.out, arm, name), rows)
+        scores += [dict(s, arm=arm) for s in out.scores]
+        task_info.update(out.tasks)
+        timing.setdefault(arm, {}).update(out.timing)
+
+    run_doc = _run_document(cfg, base, p.adapters, task_info, scores, timing)
+    problems = results.validate_run(run_doc)
+    assert not problems, problems  # an invariant of our own writer, not user input
+    results.write_json(cfg.out / results.RUN_FILE, run_doc)
+    print_table(run_doc)
+    print(f"run directory: {cfg.out}", file=sys.stderr)
+    return cfg.out
+
+
+def _run_document(cfg, base, specs, task_info, scores, timing) -> dict:
+    import torch
+
+    created = datetime.now(timezone.utc)
+    conf = cfg.to_json()
+    digest = hashlib.sha256(json.dumps(conf, sort_keys=True).encode()).hexdigest()[:8]
+    peak_gpu = torch.cuda.max_memory_allocated() if base.device.startswith("cuda") else None
+    env = _versions() | {"device": _device_description(base.device), "git": _git_commit()}
+    return {
+        "schema": results.SCHEMA,
+        "run_id": f"{created:%Y%m%d-%H%M%S}-{digest}",
+        "created": created.isoformat(timespec="seconds"),
+        "config": conf,
+        "environment": env,
+        "base": {"name": base.ref.name, "source": base.ref.source, "fingerprint": base.fingerprint,
+                 "dtype": base.dtype, "quantization": base.quantization},
+        "arms": [{"name": "base", "adapter": None}] + [
+            {"name": s.name, "adapter": {"path": str(s.path), "fingerprint": s.fingerprint, "peft": s.peft}} for s in specs
+        ],
+        "tasks": task_info,
+        "scores": scores,
+        "comparisons": [],
+        "timing": {"load_s": round(base.load_s, 3), "arms": timing},
+        "resources": {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                      "peak_gpu_bytes": peak_gpu},
+    }
+
+
+def comparison_table(run_doc: dict):
+    """Task x metric rows, one column per arm, and adapter - base deltas (plain differences; CIs come from stats)."""
+    import pandas as pd
+
+    df = pd.DataFrame(run_doc["scores"])
+    if df.empty:
+        return df
+    table = df.pivot_table(index=["task", "metric"], columns="arm", values="value", sort=False)
+    arms = [a["name"] for a in run_doc["arms"]]
+    table = table[[a for a in arms if a in table.columns]]
+    for a in arms[1:]:
+        if a in table.columns:
+            table[f"delta {a}"] = table[a] - table["base"]
+    return table
+
+
+def print_table(run_doc: dict) -> None:
+    table = comparison_table(run_doc)
+    if not table.empty:
+        print(table.to_string(float_format=lambda v: f"{v:.4f}"))

@@ -1,0 +1,59 @@
+"""Resolve task names to lm-eval tasks before any model loads.
+
+The project's own `tasks/` folder and the user's --include-path folders are indexed first (milliseconds). lm-eval's
+thousands of built-in task files are indexed only when a name is not found there: that index costs ~10 s, most of
+a small run's start-up with the stock CLI.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import logging
+from pathlib import Path
+
+import tasks as project_tasks
+from harness.errors import ConfigError
+
+PROJECT_TASKS_DIR = Path(project_tasks.__file__).resolve().parent
+
+
+def _quiet_lm_eval() -> None:
+    # lm-eval logs every task's dataset and kwargs at WARNING/INFO; our console shows its own progress.
+    for name in ("lm_eval", "lm-eval", "lm_eval.api.task", "lm_eval.evaluator"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _unknown(names: list[str], known: list[str]) -> list[str]:
+    out = []
+    for n in names:
+        if any(c in n for c in "*?["):
+            if not fnmatch.filter(known, n):
+                out.append(n)
+        elif n not in known:
+            out.append(n)
+    return out
+
+
+def task_manager(names: list[str], include_paths: list[Path], metadata: dict | None = None):
+    """A TaskManager that knows every name in `names`, or a ConfigError listing the unknown ones with close matches."""
+    from lm_eval.tasks import TaskManager
+
+    _quiet_lm_eval()
+    paths = [PROJECT_TASKS_DIR, *[Path(p).resolve() for p in include_paths]]
+    tm = TaskManager(include_path=[str(p) for p in paths], include_defaults=False, metadata=metadata)
+    if not _unknown(names, tm.all_tasks):
+        return tm
+    tm = TaskManager(include_path=[str(p) for p in paths], include_defaults=True, metadata=metadata)
+    unknown = _unknown(names, tm.all_tasks)
+    if unknown:
+        problems = []
+        for n in unknown:
+            close = difflib.get_close_matches(n, tm.all_tasks, n=5, cutoff=0.6)
+            hint = f"close matches: {', '.join(close)}" if close else "no close match"
+            problems.append(
+                f"--tasks: unknown task '{n}' ({hint}); the project's tasks are in {PROJECT_TASKS_DIR}, "
+                f"add your own YAML folder with --include-path"
+            )
+        raise ConfigError(problems)
+    return tm

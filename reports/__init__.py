@@ -1,0 +1,1 @@
+"""Renderers that read run directories (Markdown, LaTeX, HTML, plots); never import torch."""

@@ -1,0 +1,1 @@
+"""Task definitions in lm-eval format (YAML + helpers); `lm_eval --include_path` can run this folder."""
