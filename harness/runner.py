@@ -8,7 +8,6 @@ import platform
 import resource
 import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
@@ -95,10 +94,10 @@ def run(cfg: RunConfig) -> Path:
     from harness import engine, models
 
     ref, _ = resolve_base(cfg.base)
-    _prepare_out(cfg)
     print(f"loading base {ref.source} ...", file=sys.stderr)
     base = models.load_base(ref, cfg)
     model = models.attach_adapters(base, p.adapters)
+    _prepare_out(cfg)  # only once every adapter fits: a refused run leaves nothing behind
     arms = [models.BASE_ARM] + [s.name for s in p.adapters]
     print(f"loaded in {base.load_s:.1f}s on {base.device} ({base.dtype}, quantization {base.quantization}); "
           f"arms: {', '.join(arms)}", file=sys.stderr)

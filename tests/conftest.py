@@ -1,0 +1,103 @@
+"""Shared fixtures: a tiny random Llama built here (no downloads), adapters for it, and the real assets in shared/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+ENGINE_TASKS = Path(__file__).resolve().parent / "engine_tasks"
+
+_CORPUS = [
+    "Once upon a time there was a little girl named Lily.",
+    "The dog ran to the park and saw a big ball.",
+    "Tom liked to play with his red car in the sun.",
+    "The cat was sad because it lost its toy.",
+    "She opened the box and found a shiny ring.",
+    "At night the moon was big and bright.",
+    "The frog jumped into the pond and swam away.",
+    "Ben wanted to eat a big red apple with his mom.",
+    "Sam and Amy went to the beach to build a sandcastle.",
+    "Mom said let us go to the store today.",
+]
+
+
+def shared_dir() -> Path | None:
+    root = Path(os.environ.get("HARNESS_SHARED", REPO.parent / "shared"))
+    return root if root.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    root = shared_dir()
+    if root is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the shared assets folder is missing (set HARNESS_SHARED); CI must not skip these tests")
+        pytest.skip("shared assets folder not found (set HARNESS_SHARED)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tinystories(shared) -> Path:
+    path = shared / "models" / "tinystories-656k"
+    assert (path / "model.safetensors").is_file(), f"{path} lacks model.safetensors"
+    return path
+
+
+def build_tiny_llama(out: Path, seed: int = 0) -> Path:
+    """A 2-layer, 64-wide random Llama (64: bitsandbytes quantises in blocks of 64) and a byte-level BPE tokenizer trained on a few sentences."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(_CORPUS, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   pad_token="<unk>")
+    fast.save_pretrained(out)
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      bos_token_id=1, eos_token_id=2, pad_token_id=0, tie_word_embeddings=True)
+    LlamaForCausalLM(cfg).save_pretrained(out)
+    return out
+
+
+def build_adapter(base: Path, out: Path, seed: int = 0, r: int = 4, targets=("q_proj", "v_proj")) -> Path:
+    """A LoRA adapter with random (non-zero) B, so the adapter arm really differs from the base."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base)
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(model, LoraConfig(r=r, lora_alpha=2 * r, target_modules=list(targets),
+                                                  init_lora_weights=False))
+    peft_model.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_adapters(tiny_model, tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("tiny-adapters")
+    return [build_adapter(tiny_model, root / f"lora{i}", seed=i) for i in range(3)]
+
+
+@pytest.fixture(scope="session")
+def tinystories_adapter(tinystories, tmp_path_factory) -> Path:
+    return build_adapter(tinystories, tmp_path_factory.mktemp("ts-adapter") / "ts_lora", seed=7)

@@ -1,0 +1,47 @@
+"""The CLI's help and light subcommands work without importing torch."""
+
+import subprocess
+import sys
+
+import pytest
+
+from harness.cli import build_parser, main
+
+CHECK = (
+    "import sys, contextlib, io\n"
+    "from harness.cli import main\n"
+    "with contextlib.redirect_stdout(io.StringIO()):\n"
+    "    try:\n"
+    "        main({argv!r})\n"
+    "    except SystemExit:\n"
+    "        pass\n"
+    "heavy = [m for m in ('torch', 'transformers', 'peft', 'lm_eval') if m in sys.modules]\n"
+    "print(','.join(heavy))\n"
+)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["models", "--help"], ["models"]])
+def test_help_imports_no_torch(argv):
+    out = subprocess.run([sys.executable, "-c", CHECK.format(argv=argv)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"`harness {' '.join(argv)}` imported {out.stdout.strip()}"
+
+
+def test_every_subcommand_has_help():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) >= {"run", "models"}
+    for name, p in sub.choices.items():
+        assert p.format_help().startswith(f"usage: harness {name}")
+
+
+def test_models_lists_aliases(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    line = next(row for row in out.splitlines() if row.split()[0] == "qwen2.5-3b")
+    assert line.split()[1] == "Qwen/Qwen2.5-3B"
+    assert "tinyllama-1.1b-chat" in out and "qwen2.5-0.5b" in out
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert main([]) == 2
+    assert "usage: harness" in capsys.readouterr().out

@@ -1,0 +1,78 @@
+"""The run.json schema validator and atomic writes."""
+
+import copy
+import json
+
+import pytest
+
+from harness import results
+
+
+def good_run() -> dict:
+    return {
+        "schema": results.SCHEMA, "run_id": "r", "created": "2026-01-01T00:00:00+00:00", "config": {},
+        "environment": {}, "base": {"name": "b", "source": "s", "fingerprint": "sha256:x", "dtype": "float32",
+                                    "quantization": "none"},
+        "arms": [{"name": "base", "adapter": None},
+                 {"name": "out", "adapter": {"path": "/a", "fingerprint": "sha256:y", "peft": {"r": 4}}}],
+        "tasks": {"t": {"version": 1.0, "n_docs": 3, "config_hash": "sha256:z"}},
+        "scores": [{"task": "t", "metric": "acc", "arm": a, "value": 0.5, "stderr": 0.1, "ci95": [0.3, 0.7], "n": 3,
+                    "higher_is_better": True} for a in ("base", "out")],
+        "comparisons": [],
+        "timing": {"load_s": 1.0, "arms": {}},
+        "resources": {"peak_rss_bytes": 1, "peak_gpu_bytes": None},
+    }
+
+
+def test_good_run_validates():
+    assert results.validate_run(good_run()) == []
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda r: r.update(schema="harness.run/0"), "schema"),
+    (lambda r: r.pop("scores"), "run.scores: missing"),
+    (lambda r: r["scores"][0].update(arm="ghost"), "not an arm"),
+    (lambda r: r["scores"][0].update(value="high"), "scores[0].value"),
+    (lambda r: r["scores"][0].update(ci95=[1]), "ci95"),
+    (lambda r: r["arms"].pop(0), "no arm named 'base'"),
+    (lambda r: r["arms"][1].pop("adapter"), "arms[1].adapter"),
+    (lambda r: r["tasks"]["t"].pop("n_docs"), "tasks.t.n_docs"),
+    (lambda r: r["resources"].update(peak_rss_bytes=1.5), "peak_rss_bytes"),
+])
+def test_invalid_runs(mutate, fragment):
+    run = copy.deepcopy(good_run())
+    mutate(run)
+    problems = results.validate_run(run)
+    assert problems and any(fragment in p for p in problems), problems
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "run.json"
+    results.write_json(target, {"a": 1})
+    results.write_json(target, {"a": 2, "nan": float("nan")})
+    assert json.loads(target.read_text()) == {"a": 2, "nan": None}
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_failed_write_keeps_old_file(tmp_path):
+    target = tmp_path / "run.json"
+    results.write_json(target, {"a": 1})
+
+    class Boom:
+        def __str__(self):
+            raise RuntimeError("cannot serialise")
+
+    with pytest.raises(RuntimeError):
+        results.write_json(target, {"a": Boom()})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_load_run_errors(tmp_path):
+    from harness.errors import HarnessError
+
+    with pytest.raises(HarnessError, match="no run.json"):
+        results.load_run(tmp_path)
+    (tmp_path / "run.json").write_text("{")
+    with pytest.raises(HarnessError, match="not valid JSON"):
+        results.load_run(tmp_path)
