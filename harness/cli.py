@@ -16,6 +16,22 @@ def _csv(s: str) -> list[str]:
     return [t.strip() for t in s.split(",") if t.strip()]
 
 
+def _pair(s: str) -> tuple[str, str]:
+    key, sep, value = s.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {s!r}")
+    return key.strip(), value.strip()
+
+
+def _meta_value(v: str):
+    import json
+
+    try:
+        return json.loads(v)
+    except ValueError:
+        return v
+
+
 def _add_run(sub) -> None:
     p = sub.add_parser(
         "run", help="score the base model and each adapter on the same tasks (one base load)",
@@ -28,6 +44,11 @@ def _add_run(sub) -> None:
                    help="peft adapter folder; repeat for several. The arm is named after the folder unless NAME= is given")
     p.add_argument("--tasks", required=True, type=_csv, help="comma-separated lm-eval task names (ours, yours, or stock)")
     p.add_argument("--out", required=True, type=Path, help="run directory to create")
+    p.add_argument("--data", action="append", default=[], type=_pair, metavar="TASK=PATH",
+                   help="your data for a task family: yelp, docqa, docqa_documents, perplexity, general_qa "
+                        "(CSV, JSONL, parquet; perplexity: a folder of .md/.txt); repeatable")
+    p.add_argument("--task-meta", action="append", default=[], type=_pair, metavar="KEY=VALUE",
+                   help="extra task setting passed as lm-eval metadata, e.g. ppl_window=512, ppl_stride=256")
     p.add_argument("--include-path", action="append", default=[], type=Path, metavar="DIR",
                    help="extra folder of lm-eval task YAMLs; repeatable")
     p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
@@ -59,6 +80,7 @@ def _cmd_run(a) -> int:
         allow_pickle=a.allow_pickle, limit=a.limit, batch_size=a.batch_size, max_gen_toks=a.max_gen_toks,
         seed=a.seed, apply_chat_template=a.apply_chat_template, num_fewshot=a.num_fewshot, use_cache=not a.no_cache,
         cache_dir=a.cache_dir or default_cache_dir(), bootstrap_iters=a.bootstrap_iters, force=a.force,
+        data=dict(a.data), task_meta={k: _meta_value(v) for k, v in a.task_meta},
     )
     run(cfg)
     return 0

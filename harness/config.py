@@ -17,6 +17,9 @@ from pathlib import Path
 from harness.aliases import ALIASES
 
 RUN_FILE = "run.json"
+# --data KEY=PATH -> the task metadata field the project's tasks read (stock lm-eval: --metadata '{"FIELD": PATH}').
+DATA_KEYS = {"yelp": "yelp_data", "docqa": "docqa_data", "docqa_documents": "docqa_documents",
+             "perplexity": "perplexity_data", "general_qa": "general_qa_data"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -86,6 +89,8 @@ class RunConfig:
     cache_dir: Path = field(default_factory=default_cache_dir)
     bootstrap_iters: int = 1000
     force: bool = False
+    data: dict[str, str] = field(default_factory=dict)
+    task_meta: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -94,6 +99,13 @@ class RunConfig:
             d[k] = str(d[k])
         d["include_paths"] = [str(p) for p in self.include_paths]
         return d
+
+    def task_metadata(self, base_source: str) -> dict:
+        """What every task's custom_dataset receives: the tokenizer source, the data paths, --task-meta values."""
+        meta: dict = {"pretrained": base_source, "tokenizer": base_source, "trust_remote_code": self.trust_remote_code}
+        meta.update({DATA_KEYS[k]: str(Path(v).expanduser().resolve()) for k, v in self.data.items() if k in DATA_KEYS})
+        meta.update(self.task_meta)
+        return meta
 
     def validate(self) -> list[str]:
         """Every problem with the flags themselves; adapters and tasks are checked by their own modules."""
@@ -115,6 +127,11 @@ class RunConfig:
             problems.append(f"--bootstrap-iters {self.bootstrap_iters}: must be >= 0")
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
             problems.append(f"--device {self.device}: expected auto, cpu, cuda, cuda:N or mps")
+        for key, path in self.data.items():
+            if key not in DATA_KEYS:
+                problems.append(f"--data {key}={path}: unknown data key '{key}'; expected one of {', '.join(DATA_KEYS)}")
+            elif not Path(path).expanduser().exists():
+                problems.append(f"--data {key}={path}: no such file or folder")
         for p in self.include_paths:
             if not p.is_dir():
                 problems.append(f"--include-path {p}: no such directory; give a folder of lm-eval task YAMLs")

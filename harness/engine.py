@@ -32,7 +32,38 @@ class CountingHFLM(HFLM):
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
         self.computed["loglikelihood_rolling"] += len(requests)
-        return super().loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
+        if not requests or not all(isinstance(r.doc, dict) and "ppl_window" in r.doc for r in requests):
+            return super().loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
+        return self._sliding_rolling(requests)
+
+    def _sliding_rolling(self, requests) -> list[float]:
+        """Perplexity with a sliding window: stock HFLM hard-codes disjoint windows (context_len=1); here each
+        window after the first scores `stride` new tokens given the `window - stride` tokens before them."""
+        from lm_eval import utils as lm_utils
+
+        windows, owners = [], []
+        for i, req in enumerate(requests):
+            window = req.doc.get("ppl_window") or self.max_length
+            stride = req.doc.get("ppl_stride") or max(window // 2, 1)
+            if window > self.max_length:
+                raise HarnessError(f"perplexity: window {window} is longer than the model's maximum length "
+                                   f"{self.max_length}; choose a shorter ppl_window or sweep point")
+            (string,) = req.args
+            for pair in lm_utils.get_rolling_token_windows(
+                token_list=self.tok_encode(string), prefix_token=self.prefix_token_id,
+                max_seq_len=window, context_len=window - stride + 1,
+            ):
+                windows.append((None,) + lm_utils.make_disjoint_window(pair))
+                owners.append(i)
+        totals = [0.0] * len(requests)
+        bs = self.batch_size if isinstance(self.batch_size, int) else 1
+        for start in range(0, len(windows), bs):
+            batch = windows[start : start + bs]
+            for owner, (ll, _) in zip(owners[start : start + bs], self._loglikelihood_tokens(batch, disable_tqdm=True, override_bs=len(batch))):
+                totals[owner] += ll
+        for req, total in zip(requests, totals):
+            self.cache_hook.add_partial("loglikelihood_rolling", req.args, total)
+        return totals
 
     def generate_until(self, requests, disable_tqdm: bool = False):
         self.computed["generate_until"] += len(requests)
@@ -116,7 +147,11 @@ def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec
     use_cache = None
     if cfg.use_cache:
         key = arm_cache.arm_key(base.fingerprint, spec.fingerprint if spec else None, base.dtype, base.quantization)
+        from harness.taskset import task_digest
+
+        key = f"{key[:40]}-{task_digest(task, task_manager, task_manager.metadata or {})[:12]}"
         use_cache = arm_cache.cache_prefix(cfg.cache_dir, key, {
+            "task": task,
             "base": base.ref.source, "base_fingerprint": base.fingerprint, "adapter": str(spec.path) if spec else None,
             "adapter_fingerprint": spec.fingerprint if spec else None, "dtype": base.dtype, "quantization": base.quantization,
         })
@@ -144,6 +179,9 @@ def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec
             "config_hash": "sha256:" + hashlib.sha256(cfg_json.encode()).hexdigest(),
             "output_type": res["configs"].get(name, {}).get("output_type"),
         }
+        conventions = (res["configs"].get(name, {}).get("metadata") or {}).get("conventions")
+        if conventions:
+            out.tasks[name]["conventions"] = conventions
     all_samples = [s for ss in res.get("samples", {}).values() for s in ss]
     out.timing[task] = {"seconds": round(seconds, 3), "tokens": _count_tokens(lm.tokenizer, all_samples),
                         "computed_requests": sum(lm.computed.values())}

@@ -38,13 +38,20 @@ def plan(cfg: RunConfig) -> Plan:
             problems.append(str(e))
     problems += check_arm_names(specs)
     tm = None
+    ref, _ = resolve_base(cfg.base)
     if cfg.tasks:
-        try:
-            from harness.taskset import task_manager
+        from harness import taskset
 
-            tm = task_manager(cfg.tasks, [p for p in cfg.include_paths if p.is_dir()])
+        try:
+            meta = cfg.task_metadata(ref.source if ref else cfg.base)
+            tm = taskset.task_manager(cfg.tasks, [p for p in cfg.include_paths if p.is_dir()], metadata=meta)
         except ConfigError as e:
             problems += e.problems
+        if tm is not None and not problems:
+            try:
+                taskset.preload(taskset.project_tasks(cfg.tasks, tm), tm)
+            except HarnessError as e:
+                problems.append(str(e))
     if problems:
         raise ConfigError(problems)
     for s in specs:

@@ -1,0 +1,92 @@
+"""Helpers for docqa (documentation QA): data, prompt, per-sample scores, corpus-level aggregations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasks import metrics
+from tasks.data import DataError, pick_column, read_table_lines, read_text_file
+
+QUESTION_COLUMNS = ("question", "Question", "query", "instruction")
+ANSWER_COLUMNS = ("answer", "Answer_True", "Answer", "reference", "output")
+CONTEXT_COLUMNS = ("context", "Context", "passage")
+DOCUMENT_COLUMNS = ("document", "Document_True", "doc")
+
+
+def _document_text(docs_dir: Path, name: str, path, line, column, limit: int) -> str:
+    # The AWS QA set names pages as "<guide>/<file>.md", stored at "<guide>/doc_source/<file>.md".
+    guide, _, file = name.partition("/")
+    for candidate in (docs_dir / name, docs_dir / guide / "doc_source" / file):
+        if candidate.is_file():
+            return read_text_file(candidate)[:limit]
+    raise DataError(f"{path}: line {line}, column '{column}': document {name!r} not found under {docs_dir}")
+
+
+def load_rows(path, documents=None, context_chars: int = 2000) -> list[dict]:
+    lines = read_table_lines(path, "docqa_data")
+    rows = [r for _, r in lines]
+    q_col = pick_column(rows, path, QUESTION_COLUMNS)
+    a_col = pick_column(rows, path, ANSWER_COLUMNS)
+    c_col = pick_column(rows, path, CONTEXT_COLUMNS, required=False)
+    d_col = pick_column(rows, path, DOCUMENT_COLUMNS, required=False) if documents else None
+    docs_dir = Path(documents).expanduser() if documents else None
+    if docs_dir is not None and not docs_dir.is_dir():
+        raise DataError(f"docqa_documents={documents}: no such folder")
+    out = []
+    for line, row in lines:
+        q, a = row.get(q_col), row.get(a_col)
+        for col, v in ((q_col, q), (a_col, a)):
+            if not isinstance(v, str) or not v.strip():
+                raise DataError(f"{path}: line {line}, column '{col}': empty value")
+        context = str(row.get(c_col) or "") if c_col else ""
+        if d_col and row.get(d_col):
+            context = _document_text(docs_dir, str(row[d_col]).strip(), path, line, d_col, context_chars)
+        out.append({"question": q.strip(), "answer": a.strip(), "context": context.strip()[:context_chars]})
+    return out
+
+
+def load(docqa_data=None, docqa_documents=None, docqa_context_chars=2000, **metadata):
+    import datasets
+
+    if not docqa_data:
+        raise DataError("docqa: needs your own question/answer file (columns question, answer[, context]); give it "
+                        "with --data docqa=qa.csv (stock lm-eval: --metadata '{\"docqa_data\": \"qa.csv\"}')")
+    docs = load_rows(docqa_data, docqa_documents, int(docqa_context_chars))
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
+
+
+def doc_to_text(doc) -> str:
+    context = f"Documentation:\n{doc['context']}\n\n" if doc.get("context") else ""
+    return f"Answer the question using the documentation.\n\n{context}Question: {doc['question']}\nAnswer:"
+
+
+def process_results(doc, results):
+    pred, ref = results[0].strip(), doc["answer"]
+    rs = metrics.rouge_sample(pred, ref)
+    return {
+        "rouge1": rs["rouge1"]["f"], "rouge2": rs["rouge2"]["f"], "rougeL": rs["rougeL"]["f"],
+        "bleu4": metrics.bleu4(pred, ref),
+        "exact_match": metrics.exact_match(pred, [ref]), "f1": metrics.token_f1(pred, [ref]),
+        "rouge1_corpus": rs, "rouge2_corpus": rs, "rougeL_corpus": rs, "bleu4_corpus": (pred, ref),
+    }
+
+
+def process_results_llamafactory(doc, results):
+    s = metrics.llamafactory_scores(results[0].strip(), doc["answer"])
+    return {"lf_rouge1": s["rouge-1"], "lf_rouge2": s["rouge-2"], "lf_rougeL": s["rouge-l"], "lf_bleu4": s["bleu-4"]}
+
+
+def rouge1_corpus(items):
+    return metrics.rouge_corpus(items, "rouge1")
+
+
+def rouge2_corpus(items):
+    return metrics.rouge_corpus(items, "rouge2")
+
+
+def rougeL_corpus(items):  # noqa: N802 (the metric's name)
+    return metrics.rouge_corpus(items, "rougeL")
+
+
+def bleu4_corpus(items):
+    return metrics.bleu4_corpus(items)
