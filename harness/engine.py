@@ -49,8 +49,10 @@ class CountingHFLM(HFLM):
                 raise HarnessError(f"perplexity: window {window} is longer than the model's maximum length "
                                    f"{self.max_length}; choose a shorter ppl_window or sweep point")
             (string,) = req.args
+            # No special tokens: the prefix token is the context of the first token. (Stock HFLM encodes with the
+            # tokenizer's defaults, so with a BOS-adding tokenizer it also scores a BOS token after the BOS prefix.)
             for pair in lm_utils.get_rolling_token_windows(
-                token_list=self.tok_encode(string), prefix_token=self.prefix_token_id,
+                token_list=self.tok_encode(string, add_special_tokens=False), prefix_token=self.prefix_token_id,
                 max_seq_len=window, context_len=window - stride + 1,
             ):
                 windows.append((None,) + lm_utils.make_disjoint_window(pair))
@@ -59,9 +61,9 @@ class CountingHFLM(HFLM):
         bs = self.batch_size if isinstance(self.batch_size, int) else 1
         for start in range(0, len(windows), bs):
             batch = windows[start : start + bs]
-            for owner, (ll, _) in zip(owners[start : start + bs], self._loglikelihood_tokens(batch, disable_tqdm=True, override_bs=len(batch))):
+            for owner, (ll, _) in zip(owners[start : start + bs], self._loglikelihood_tokens(batch, disable_tqdm=True, override_bs=len(batch)), strict=False):
                 totals[owner] += ll
-        for req, total in zip(requests, totals):
+        for req, total in zip(requests, totals, strict=False):
             self.cache_hook.add_partial("loglikelihood_rolling", req.args, total)
         return totals
 

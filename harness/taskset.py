@@ -42,39 +42,9 @@ def task_manager(names: list[str], include_paths: list[Path], metadata: dict | N
     _quiet_lm_eval()
     paths = [PROJECT_TASKS_DIR, *[Path(p).resolve() for p in include_paths]]
     tm = TaskManager(include_path=[str(p) for p in paths], include_defaults=False, metadata=metadata)
-    _quiet_lm_eval()
     if not _unknown(names, tm.all_tasks):
         return tm
 
-
-def project_tasks(names: list[str], tm) -> list[str]:
-    """The names among `names` defined in the project's own tasks/ folder."""
-    out = []
-    for n in names:
-        entry = tm.task_index.get(n)
-        path = getattr(entry, "yaml_path", None)
-        if path is not None and PROJECT_TASKS_DIR in Path(path).resolve().parents:
-            out.append(n)
-    return out
-
-
-def task_digest(name: str, tm, metadata: dict) -> str:
-    """A digest of a task's definition and metadata: the per-arm cache is also split by it, because lm-eval's
-    request key does not include task settings that change answers without changing the request
-    (a perplexity window, say)."""
-    import hashlib
-    import json
-
-    entry = tm.task_index.get(name)
-    cfg = getattr(entry, "cfg", None) or {}
-    blob = json.dumps([name, cfg, metadata], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def preload(names: list[str], tm) -> None:
-    """Build the project's tasks now, so bad data is reported before the model loads."""
-    if names:
-        tm.load(names)
     tm = TaskManager(include_path=[str(p) for p in paths], include_defaults=True, metadata=metadata)
     unknown = _unknown(names, tm.all_tasks)
     if unknown:

@@ -173,4 +173,4 @@ def rating_f1(golds: Sequence[int], preds: Sequence[int], average: str) -> float
 
 
 def rating_accuracy(golds: Sequence[int], preds: Sequence[int]) -> float:
-    return sum(g == p for g, p in zip(golds, preds)) / len(golds) if golds else 0.0
+    return sum(g == p for g, p in zip(golds, preds, strict=False)) / len(golds) if golds else 0.0

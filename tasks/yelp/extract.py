@@ -59,7 +59,7 @@ def _star(token: str, scale: float = 5) -> int | None:
 _HEDGES = [
     re.compile(rf"\b{_NUM}\s*(?:-|–|~|to|or)\s*{_NUM}\s*(?:/\s*5|out of (?:5|five)|-?\s*stars?)", re.I),
     re.compile(rf"\bbetween\s+{_NUM}\s+and\s+{_NUM}\b", re.I),
-    re.compile(rf"\b\d\.\d+\s*(?:/\s*5|out of (?:5|five)|-?\s*stars?)", re.I),
+    re.compile(r"\b\d\.\d+\s*(?:/\s*5|out of (?:5|five)|-?\s*stars?)", re.I),
     re.compile(rf"{_ZH_NUM}\s*(?:到|至|或|-|~)\s*{_ZH_NUM}\s*(?:颗)?[星分]"),
 ]
 
