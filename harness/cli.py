@@ -102,6 +102,76 @@ def _cmd_models(a) -> int:
     return 0
 
 
+_TRAIN_HELP = {
+    "base": "model folder, hub id or alias", "data": "training data file (or folder for --format text)",
+    "format": "instruction (Alpaca JSONL) | yelp (text + label 0-4, the yelp task's prompt) | text (plain text)",
+    "out": "folder for the adapter, logs and summary", "eval_data": "evaluation data, same format",
+    "eval_fraction": "hold out this fraction of --data for evaluation instead",
+    "target_modules": "comma-separated module names, or all-linear (default: the attention projections)",
+    "epochs": "training epochs (default 1)", "max_steps": "stop after N optimiser steps (overrides epochs)",
+    "batch_size": "per-device batch size (default 4)", "load_in_4bit": "QLoRA: 4-bit NF4 base via bitsandbytes",
+    "precision": "auto | bf16 | fp16 | fp32 (auto: bf16/fp16 on CUDA, fp32 on CPU)",
+    "early_stopping_patience": "stop after N evaluations without improvement",
+    "overfit_patience": "evaluations of rising eval loss (with falling train loss) that mean overfitting",
+    "force": "replace a different run's adapter in --out",
+}
+
+
+def _add_train(sub) -> None:
+    from harness.train_config import FIELDS
+
+    p = sub.add_parser(
+        "train", help="train a LoRA / QLoRA adapter (peft + transformers Trainer)",
+        description="Train an adapter. Every setting can also come from --config YAML (same names, underscores); "
+                    "the command line overrides it. Rerunning the same command after an interrupt resumes from the "
+                    "last checkpoint.",
+        epilog="example: harness train --base qwen2.5-3b --load-in-4bit --data reviews.csv --format yelp --out out/",
+    )
+    p.add_argument("--config", type=Path, help="YAML file of settings")
+    for name, f in FIELDS.items():
+        flag = "--" + name.replace("_", "-")
+        default = f.default if not callable(getattr(f, "default_factory", None)) else None
+        if isinstance(default, bool):
+            p.add_argument(flag, action="store_const", const=True, default=None, help=_TRAIN_HELP.get(name))
+        else:
+            typ = type(default) if isinstance(default, (int, float)) and default is not None else str
+            if name in ("eval_fraction",):
+                typ = float
+            if name in ("early_stopping_patience",):
+                typ = int
+            shown = f" (default {default.value if hasattr(default, 'value') else default})" if default not in (None, "") else ""
+            p.add_argument(flag, type=typ, default=None, help=(_TRAIN_HELP.get(name) or name.replace("_", " ")) + shown)
+    p.set_defaults(func=_cmd_train)
+
+
+def _load_yaml(path: Path) -> dict:
+    import yaml
+
+    if not path.is_file():
+        raise HarnessError(f"--config {path}: no such file")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise HarnessError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(values, dict):
+        raise HarnessError(f"{path}: expected a mapping of setting: value")
+    return values
+
+
+def _cmd_train(a) -> int:
+    from harness.train_config import FIELDS, from_sources
+
+    yaml_values = _load_yaml(a.config) if a.config else {}
+    cli_values = {k: getattr(a, k) for k in FIELDS if getattr(a, k, None) is not None}
+    cfg = from_sources(yaml_values, cli_values, str(a.config) if a.config else None)
+    from harness.train import run
+
+    run(cfg)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
@@ -112,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run(sub)
+    _add_train(sub)
     _add_models(sub)
     return parser
 
