@@ -67,7 +67,13 @@ def _add_run(sub) -> None:
     p.add_argument("--no-cache", action="store_true", help="recompute every response (the per-arm cache is bypassed)")
     p.add_argument("--cache-dir", type=Path, help="response cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)")
     p.add_argument("--force", action="store_true", help="replace a complete run already in --out")
+    _registry_flags(p, "record this run")
     p.set_defaults(func=_cmd_run)
+
+
+def _registry_flags(p, what: str) -> None:
+    p.add_argument("--registry", type=Path, help="registry file (default $HARNESS_REGISTRY or ~/.local/share/harness/registry.sqlite)")
+    p.add_argument("--no-registry", action="store_true", help=f"do not {what} in the registry")
 
 
 def _cmd_run(a) -> int:
@@ -81,6 +87,7 @@ def _cmd_run(a) -> int:
         seed=a.seed, apply_chat_template=a.apply_chat_template, num_fewshot=a.num_fewshot, use_cache=not a.no_cache,
         cache_dir=a.cache_dir or default_cache_dir(), bootstrap_iters=a.bootstrap_iters, force=a.force,
         data=dict(a.data), task_meta={k: _meta_value(v) for k, v in a.task_meta},
+        registry=a.registry, use_registry=not a.no_registry,
     )
     run(cfg)
     return 0
@@ -128,6 +135,7 @@ def _add_train(sub) -> None:
         epilog="example: harness train --base qwen2.5-3b --load-in-4bit --data reviews.csv --format yelp --out out/",
     )
     p.add_argument("--config", type=Path, help="YAML file of settings")
+    _registry_flags(p, "register the adapter")
     for name, f in FIELDS.items():
         flag = "--" + name.replace("_", "-")
         default = f.default if not callable(getattr(f, "default_factory", None)) else None
@@ -168,7 +176,7 @@ def _cmd_train(a) -> int:
     cfg = from_sources(yaml_values, cli_values, str(a.config) if a.config else None)
     from harness.train import run
 
-    run(cfg)
+    run(cfg, registry=False if a.no_registry else a.registry)
     return 0
 
 
@@ -184,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_train(sub)
     _add_models(sub)
+    from harness import cli_registry
+
+    cli_registry.add_parser(sub)
     return parser
 
 

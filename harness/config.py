@@ -91,12 +91,14 @@ class RunConfig:
     force: bool = False
     data: dict[str, str] = field(default_factory=dict)
     task_meta: dict[str, object] = field(default_factory=dict)
+    registry: Path | None = None
+    use_registry: bool = True
 
     def to_json(self) -> dict:
         d = asdict(self)
         d["dtype"] = self.dtype.value
-        for k in ("out", "cache_dir"):
-            d[k] = str(d[k])
+        for k in ("out", "cache_dir", "registry"):
+            d[k] = str(d[k]) if d[k] is not None else None
         d["include_paths"] = [str(p) for p in self.include_paths]
         return d
 

@@ -26,12 +26,45 @@ class Plan:
     cfg: RunConfig
     adapters: list[AdapterSpec]
     task_manager: object = field(repr=False)
+    registry: object = field(default=None, repr=False)
+    registered: dict = field(default_factory=dict)  # arm name -> registry name
+
+
+def _resolve_adapter_args(cfg: RunConfig, registry) -> tuple[list[str], dict[str, str], list[str]]:
+    """--adapter values may be folders or registered names; returns (args as paths, arm -> registry name, problems)."""
+    from adapters_registry.entries import is_path_like
+    from harness.adapters import parse_adapter_arg
+
+    args, registered, problems = [], {}, []
+    for arg in cfg.adapters:
+        name, raw = parse_adapter_arg(arg)
+        if is_path_like(raw) or registry is None:
+            args.append(arg)
+            continue
+        try:
+            entry = registry.require(raw)
+        except HarnessError as e:
+            problems.append(f"--adapter {arg}: not a folder, and {e}")
+            continue
+        args.append(f"{name or raw}={entry['path']}")
+        registered[name or raw] = raw
+    return args, registered, problems
 
 
 def plan(cfg: RunConfig) -> Plan:
     problems = cfg.validate()
+    registry = None
+    if cfg.use_registry:
+        from adapters_registry import Registry
+
+        try:
+            registry = Registry(cfg.registry)
+        except HarnessError as e:
+            problems.append(f"{e} (or pass --no-registry)")
+    adapter_args, registered, more = _resolve_adapter_args(cfg, registry)
+    problems += more
     specs: list[AdapterSpec] = []
-    for arg in cfg.adapters:
+    for arg in adapter_args:
         try:
             specs.append(inspect_adapter(arg, cfg.allow_pickle))
         except HarnessError as e:
@@ -54,9 +87,17 @@ def plan(cfg: RunConfig) -> Plan:
                 problems.append(str(e))
     if problems:
         raise ConfigError(problems)
+    by_path = {e["path"]: e for e in registry.adapters()} if registry else {}
     for s in specs:
         s.fingerprint = fingerprint_adapter(s)
-    return Plan(cfg=cfg, adapters=specs, task_manager=tm)
+        entry = registry.get(registered[s.name]) if s.name in registered else by_path.get(str(s.path))
+        if entry:
+            registered[s.name] = entry["name"]
+            if entry["fingerprint"] != s.fingerprint:
+                print(f"warning: adapter '{entry['name']}' changed since it was registered (fingerprint "
+                      f"{entry['fingerprint'][:19]}... is now {s.fingerprint[:19]}...); this run records the new one",
+                      file=sys.stderr)
+    return Plan(cfg=cfg, adapters=specs, task_manager=tm, registry=registry, registered=registered)
 
 
 def _versions() -> dict:
@@ -128,6 +169,9 @@ def run(cfg: RunConfig) -> Path:
     problems = results.validate_run(run_doc)
     assert not problems, problems  # an invariant of our own writer, not user input
     results.write_json(cfg.out / results.RUN_FILE, run_doc)
+    if p.registry is not None:
+        p.registry.record_run(run_doc, str(cfg.out.resolve()), p.registered)
+        p.registry.close()
     print_table(run_doc)
     print(f"run directory: {cfg.out}", file=sys.stderr)
     return cfg.out

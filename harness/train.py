@@ -114,7 +114,21 @@ def _latest_checkpoint(out: Path) -> str | None:
     return str(ckpts[-1]) if ckpts else None
 
 
-def run(cfg: TrainConfig, callbacks: tuple = ()) -> Path:
+def register(out: Path, registry) -> str | None:
+    """Record the adapter just trained (name = folder name, suffixed with its fingerprint if taken elsewhere)."""
+    from adapters_registry import Registry, adapter_entry
+
+    reg = Registry(registry or None)
+    entry = adapter_entry(str(out))
+    existing = reg.get(entry["name"])
+    if existing and existing["path"] != entry["path"]:
+        entry["name"] = f"{entry['name']}-{entry['fingerprint'][7:15]}"
+    reg.add_adapter(entry, replace=True)
+    reg.close()
+    return entry["name"]
+
+
+def run(cfg: TrainConfig, callbacks: tuple = (), registry=None) -> Path:
     import logging
 
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
@@ -226,8 +240,10 @@ def run(cfg: TrainConfig, callbacks: tuple = ()) -> Path:
     ev = f", eval loss {eval_loss:.4f} (perplexity {summary['eval_perplexity']:.2f})" if eval_loss is not None else ""
     tl = f"{summary['final_train_loss']:.4f}" if summary["final_train_loss"] is not None else "n/a"
     warn = "; OVERFITTING: " + summary["overfitting"]["reason"] if summary["overfitting"]["overfitting"] else ""
+    name = register(out, registry) if registry is not False else None
+    where = f"; registered as '{name}'" if name else ""
     print(f"trained {summary['steps']} steps in {wall:.1f}s ({summary['tokens_per_s']} tokens/s): train loss {tl}{ev}"
-          f"{warn}; adapter in {out}")
+          f"{warn}; adapter in {out}{where}")
     return out
 
 

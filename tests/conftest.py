@@ -101,3 +101,7 @@ def tiny_adapters(tiny_model, tmp_path_factory) -> list[Path]:
 @pytest.fixture(scope="session")
 def tinystories_adapter(tinystories, tmp_path_factory) -> Path:
     return build_adapter(tinystories, tmp_path_factory.mktemp("ts-adapter") / "ts_lora", seed=7)
+
+
+# Every test run records into its own registry, never the user's.
+os.environ.setdefault("HARNESS_REGISTRY", str(Path(__import__("tempfile").mkdtemp(prefix="harness-reg-")) / "registry.sqlite"))

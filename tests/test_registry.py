@@ -1,0 +1,204 @@
+"""The adapter registry: commands, names in `harness run`, concurrency, and refusing files it must not touch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import ENGINE_TASKS, build_adapter
+
+from adapters_registry import Registry, store
+from harness import results
+from harness.cli import main
+from harness.errors import HarnessError
+
+
+@pytest.fixture
+def reg_path(tmp_path) -> Path:
+    return tmp_path / "reg.sqlite"
+
+
+def cli(reg_path, *argv) -> int:
+    return main(["registry", "--registry", str(reg_path), *argv])
+
+
+def test_add_list_show_remove(reg_path, tiny_adapters, capsys):
+    assert cli(reg_path, "add", str(tiny_adapters[0]), "--name", "first", "--tag", "sweep", "--tag", "r4") == 0
+    assert cli(reg_path, "list", "--json") == 0
+    out = capsys.readouterr().out
+    (entry,) = json.loads(out[out.index("["):])
+    assert entry["name"] == "first" and entry["tags"] == ["r4", "sweep"] and entry["peft"]["r"] == 4
+    assert entry["path"] == str(tiny_adapters[0].resolve()) and entry["fingerprint"].startswith("sha256:")
+    assert cli(reg_path, "list") == 0
+    assert "first" in capsys.readouterr().out
+    assert cli(reg_path, "show", "first") == 0
+    assert "fingerprint" in capsys.readouterr().out
+    assert cli(reg_path, "remove", "first") == 0
+    assert tiny_adapters[0].joinpath("adapter_model.safetensors").exists(), "files are never deleted"
+    assert Registry(reg_path).names() == []
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("duplicate", "the name 'first' is taken"),
+    ("not_adapter", "adapter_config.json is missing"),
+    ("unknown", "no adapter named 'frist' (close matches: first)"),
+])
+def test_bad_registry_input(case, fragment, reg_path, tiny_adapters, tmp_path, capsys):
+    assert cli(reg_path, "add", str(tiny_adapters[0]), "--name", "first") == 0
+    if case == "duplicate":
+        rc = cli(reg_path, "add", str(tiny_adapters[1]), "--name", "first")
+    elif case == "not_adapter":
+        rc = cli(reg_path, "add", str(tmp_path), "--name", "second")
+    else:
+        rc = cli(reg_path, "show", "frist")
+    assert rc == 2
+    assert fragment in capsys.readouterr().err
+
+
+def _run(reg_path, base, out, *adapters, extra=()):
+    argv = ["run", "--base", str(base), "--tasks", "tiny_ll", "--include-path", str(ENGINE_TASKS), "--limit", "4",
+            "--out", str(out), "--registry", str(reg_path), *extra]
+    for a in adapters:
+        argv += ["--adapter", str(a)]
+    return main(argv)
+
+
+def test_run_accepts_names_and_records_itself(reg_path, tiny_model, tiny_adapters, tmp_path, capsys):
+    assert cli(reg_path, "add", str(tiny_adapters[0]), "--name", "good") == 0
+    assert cli(reg_path, "add", str(tiny_adapters[1]), "--name", "other") == 0
+    # a registered name and a plain path in one run
+    assert _run(reg_path, tiny_model, tmp_path / "r1", "good", tiny_adapters[1]) == 0
+    run = results.load_run(tmp_path / "r1")
+    assert [a["name"] for a in run["arms"]] == ["base", "good", "lora1"]
+    assert run["arms"][1]["adapter"]["path"] == str(tiny_adapters[0].resolve())
+    reg = Registry(reg_path)
+    (recorded,) = reg.runs()
+    assert recorded["run_id"] == run["run_id"] and recorded["directory"] == str((tmp_path / "r1").resolve())
+    history = reg.history("good")
+    assert [(h["task"], h["metric"]) for h in history] == [("tiny_ll", "acc")]
+    assert reg.history("other"), "a registered adapter given by path is recognised by its path"
+    assert cli(reg_path, "best", "--task", "tiny_ll", "--metric", "acc", "--json") == 0
+    out = capsys.readouterr().out
+    ranked = json.loads(out[out.index("["):])
+    assert [r["value"] for r in ranked] == sorted((r["value"] for r in ranked), reverse=True) and len(ranked) == 2
+    assert cli(reg_path, "accept", str(tmp_path / "r1")) == 0
+    assert Registry(reg_path).accepted(run["base"]["fingerprint"])["run_id"] == run["run_id"]
+    # --no-registry leaves it alone
+    assert _run(reg_path, tiny_model, tmp_path / "r2", "good", extra=("--no-registry",)) == 2  # names need the registry
+    assert len(Registry(reg_path).runs()) == 1
+
+
+def test_unknown_name_in_run(reg_path, tiny_model, tiny_adapters, tmp_path, capsys):
+    assert cli(reg_path, "add", str(tiny_adapters[0]), "--name", "good") == 0
+    assert _run(reg_path, tiny_model, tmp_path / "r", "goood") == 2
+    err = capsys.readouterr().err
+    assert "--adapter goood: not a folder, and registry: no adapter named 'goood' (close matches: good)" in err
+    assert not (tmp_path / "r" / "run.json").exists()
+
+
+def test_changed_adapter_is_reported(reg_path, tiny_model, tiny_adapters, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    shutil.copytree(tiny_adapters[0], mine)
+    assert cli(reg_path, "add", str(mine), "--name", "mine") == 0
+    old = Registry(reg_path).get("mine")["fingerprint"]
+    build_adapter(tiny_model, mine, seed=99)  # retrained in place
+    assert _run(reg_path, tiny_model, tmp_path / "r", "mine") == 0
+    assert "adapter 'mine' changed since it was registered" in capsys.readouterr().err
+    new = results.load_run(tmp_path / "r")["arms"][1]["adapter"]["fingerprint"]
+    assert new != old
+    assert Registry(reg_path).history("mine"), "the run is still in the adapter's history (by name)"
+
+
+def test_trained_adapter_is_registered(reg_path, tiny_model, tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"instruction": f"word {i}", "output": "yes"}) + "\n" for i in range(4)))
+    out = tmp_path / "trained"
+    assert main(["train", "--base", str(tiny_model), "--data", str(data), "--out", str(out), "--max-steps", "1",
+                 "--device", "cpu", "--registry", str(reg_path)]) == 0
+    entry = Registry(reg_path).get("trained")
+    assert entry["train_config"]["max_steps"] == 1 and entry["data_fingerprint"].startswith("sha256:")
+    assert entry["train_summary"]["steps"] == 1
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from adapters_registry import Registry
+    path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    reg = Registry(path)
+    for i in range(n):
+        run = {"run_id": f"{tag}-{i}", "created": "2026-01-01T00:00:00+00:00",
+               "base": {"name": "b", "source": "s", "fingerprint": "sha256:b"},
+               "arms": [{"name": "base", "adapter": None}],
+               "scores": [{"task": "t", "metric": f"m{j}", "arm": "base", "value": j, "stderr": None, "ci95": None,
+                           "n": 1, "higher_is_better": True} for j in range(25)]}
+        reg.record_run(run, f"/runs/{tag}-{i}", {})
+""")
+
+
+def test_two_processes_lose_nothing(reg_path):
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(reg_path), tag, "40"], stderr=subprocess.PIPE, text=True)
+             for tag in ("a", "b")]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    conn = sqlite3.connect(reg_path)
+    assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 80
+    assert conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 80 * 25
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _untouched(path: Path, fn):
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    with pytest.raises(HarnessError) as e:
+        fn()
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    return str(e.value)
+
+
+def test_corrupt_file_is_refused_and_untouched(tmp_path):
+    bad = tmp_path / "reg.sqlite"
+    bad.write_bytes(b"this is not a database at all" * 100)
+    assert "not a readable SQLite file" in _untouched(bad, lambda: Registry(bad))
+
+
+def test_foreign_sqlite_is_refused_and_untouched(tmp_path):
+    foreign = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE notes (x TEXT)")
+    conn.commit()
+    conn.close()
+    assert "not a harness registry" in _untouched(foreign, lambda: Registry(foreign))
+
+
+def test_newer_schema_is_refused_and_untouched(reg_path):
+    Registry(reg_path).close()
+    conn = sqlite3.connect(reg_path)
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    assert "schema version 99 is newer" in _untouched(reg_path, lambda: Registry(reg_path))
+
+
+def test_registry_errors_stop_a_run_before_loading(tmp_path, tiny_model, capsys):
+    bad = tmp_path / "reg.sqlite"
+    bad.write_bytes(b"garbage" * 50)
+    assert _run(bad, tiny_model, tmp_path / "r") == 2
+    assert "or pass --no-registry" in capsys.readouterr().err
+
+
+def test_schema_migrates_forward(reg_path, tiny_adapters, monkeypatch):
+    from adapters_registry import adapter_entry
+
+    reg = Registry(reg_path)
+    reg.add_adapter(adapter_entry(str(tiny_adapters[0]), name="kept"))
+    reg.close()
+    monkeypatch.setattr(store, "MIGRATIONS", store.MIGRATIONS + [["ALTER TABLE adapters ADD COLUMN notes TEXT"]])
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    reg = Registry(reg_path)
+    assert reg.get("kept")["notes"] is None and reg.get("kept")["name"] == "kept"
+    assert reg.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
