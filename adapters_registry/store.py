@@ -81,14 +81,33 @@ class Registry:
             conn.close()
             raise HarnessError(f"registry {p}: schema version {version} is newer than this harness understands "
                                f"({SCHEMA_VERSION}); upgrade the harness (the file was left untouched)")
-        conn.execute("PRAGMA journal_mode=WAL")
+        self._wal(conn)
         conn.execute("PRAGMA foreign_keys=ON")
         if version < SCHEMA_VERSION:
             self._migrate(conn, version)
         return conn
 
+    @staticmethod
+    def _wal(conn) -> None:
+        """WAL mode is stored in the file, so this usually only reads it; switching needs a moment alone with the
+        file, and SQLite does not wait for that by itself, hence the retries."""
+        import time
+
+        for attempt in range(200):
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                    return
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or attempt == 199:
+                    raise HarnessError(f"registry: cannot switch to WAL mode ({e})") from None
+                time.sleep(0.05)
+
     def _version(self, conn) -> int:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return 0  # an empty database (another process may be creating the registry right now)
         if "meta" not in tables:
             raise HarnessError(f"registry {self.path}: a SQLite file, but not a harness registry (no meta table); "
                                "the file was left untouched: give another --registry")

@@ -64,6 +64,8 @@ def _add_run(sub) -> None:
     p.add_argument("--apply-chat-template", action="store_true", help="wrap prompts in the tokenizer's chat template")
     p.add_argument("--seed", type=int, default=1234, help="seed for few-shot sampling, numpy and torch (default 1234)")
     p.add_argument("--bootstrap-iters", type=int, default=1000, help="lm-eval's stderr bootstrap iterations (default 1000)")
+    p.add_argument("--resamples", type=int, default=1000,
+                   help="bootstrap / permutation resamples for the paired comparisons (default 1000)")
     p.add_argument("--no-cache", action="store_true", help="recompute every response (the per-arm cache is bypassed)")
     p.add_argument("--cache-dir", type=Path, help="response cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)")
     p.add_argument("--force", action="store_true", help="replace a complete run already in --out")
@@ -85,7 +87,7 @@ def _cmd_run(a) -> int:
         device=a.device, load_in_4bit=a.load_in_4bit, trust_remote_code=a.trust_remote_code,
         allow_pickle=a.allow_pickle, limit=a.limit, batch_size=a.batch_size, max_gen_toks=a.max_gen_toks,
         seed=a.seed, apply_chat_template=a.apply_chat_template, num_fewshot=a.num_fewshot, use_cache=not a.no_cache,
-        cache_dir=a.cache_dir or default_cache_dir(), bootstrap_iters=a.bootstrap_iters, force=a.force,
+        cache_dir=a.cache_dir or default_cache_dir(), bootstrap_iters=a.bootstrap_iters, resamples=a.resamples, force=a.force,
         data=dict(a.data), task_meta={k: _meta_value(v) for k, v in a.task_meta},
         registry=a.registry, use_registry=not a.no_registry,
     )
@@ -192,9 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_train(sub)
     _add_models(sub)
-    from harness import cli_registry
+    from harness import cli_registry, cli_report
 
     cli_registry.add_parser(sub)
+    cli_report.add_parsers(sub)
     return parser
 
 

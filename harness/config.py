@@ -88,6 +88,7 @@ class RunConfig:
     use_cache: bool = True
     cache_dir: Path = field(default_factory=default_cache_dir)
     bootstrap_iters: int = 1000
+    resamples: int = 1000
     force: bool = False
     data: dict[str, str] = field(default_factory=dict)
     task_meta: dict[str, object] = field(default_factory=dict)
@@ -125,6 +126,8 @@ class RunConfig:
             problems.append(f"--max-gen-toks {self.max_gen_toks}: must be >= 1")
         if self.num_fewshot is not None and self.num_fewshot < 0:
             problems.append(f"--num-fewshot {self.num_fewshot}: must be >= 0")
+        if self.resamples < 0:
+            problems.append(f"--resamples {self.resamples}: must be >= 0")
         if self.bootstrap_iters < 0:
             problems.append(f"--bootstrap-iters {self.bootstrap_iters}: must be >= 0")
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -181,6 +182,15 @@ def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec
             "config_hash": "sha256:" + hashlib.sha256(cfg_json.encode()).hexdigest(),
             "output_type": res["configs"].get(name, {}).get("output_type"),
         }
+        aggs = {}
+        for m in res["configs"].get(name, {}).get("metric_list") or []:
+            agg = m.get("aggregation", "mean")
+            if not isinstance(agg, str):
+                agg = getattr(agg, "__name__", "unknown")
+            # lm-eval's logged config holds a !function aggregation as its source code: keep the function's name.
+            named = re.match(r"\s*def\s+(\w+)\s*\(", agg)
+            aggs[m["metric"]] = named.group(1) if named else agg
+        out.tasks[name]["aggregations"] = aggs
         conventions = (res["configs"].get(name, {}).get("metadata") or {}).get("conventions")
         if conventions:
             out.tasks[name]["conventions"] = conventions

@@ -166,13 +166,16 @@ def run(cfg: RunConfig) -> Path:
         timing.setdefault(arm, {}).update(out.timing)
 
     run_doc = _run_document(cfg, base, p.adapters, task_info, scores, timing)
+    from harness import comparisons
+
+    comparisons.fill(run_doc, cfg.out, resamples=cfg.resamples, seed=cfg.seed)
     problems = results.validate_run(run_doc)
     assert not problems, problems  # an invariant of our own writer, not user input
     results.write_json(cfg.out / results.RUN_FILE, run_doc)
     if p.registry is not None:
         p.registry.record_run(run_doc, str(cfg.out.resolve()), p.registered)
         p.registry.close()
-    print_table(run_doc)
+    print_table(cfg.out)
     print(f"run directory: {cfg.out}", file=sys.stderr)
     return cfg.out
 
@@ -205,23 +208,18 @@ def _run_document(cfg, base, specs, task_info, scores, timing) -> dict:
     }
 
 
-def comparison_table(run_doc: dict):
-    """Task x metric rows, one column per arm, and adapter - base deltas (plain differences; CIs come from stats)."""
+def print_table(run_dir: Path) -> None:
+    """The report's headline table on the console: task, metric, base, each adapter, delta [95% CI] and marker."""
+    from reports import data, tables
+
+    report = data.load([run_dir])
+    head = tables.headline(report)
+    if head.empty:
+        return
+    arms = report.adapters
+    rows = [{"task": r["task"], "metric": r["metric"], "base": tables.fmt(r["base"]),
+             **{a: tables.fmt(r.get(a)) for a in arms}, **{f"delta {a} [95% CI]": tables.delta_text(r, a) for a in arms}}
+            for _, r in head.iterrows()]
     import pandas as pd
 
-    df = pd.DataFrame(run_doc["scores"])
-    if df.empty:
-        return df
-    table = df.pivot_table(index=["task", "metric"], columns="arm", values="value", sort=False)
-    arms = [a["name"] for a in run_doc["arms"]]
-    table = table[[a for a in arms if a in table.columns]]
-    for a in arms[1:]:
-        if a in table.columns:
-            table[f"delta {a}"] = table[a] - table["base"]
-    return table
-
-
-def print_table(run_doc: dict) -> None:
-    table = comparison_table(run_doc)
-    if not table.empty:
-        print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(pd.DataFrame(rows).to_string(index=False))

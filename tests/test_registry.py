@@ -83,6 +83,7 @@ def test_run_accepts_names_and_records_itself(reg_path, tiny_model, tiny_adapter
     history = reg.history("good")
     assert [(h["task"], h["metric"]) for h in history] == [("tiny_ll", "acc")]
     assert reg.history("other"), "a registered adapter given by path is recognised by its path"
+    capsys.readouterr()
     assert cli(reg_path, "best", "--task", "tiny_ll", "--metric", "acc", "--json") == 0
     out = capsys.readouterr().out
     ranked = json.loads(out[out.index("["):])

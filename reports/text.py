@@ -1,0 +1,89 @@
+"""Picking what the per-task sections show: unparseable answers, biggest wins and losses (shared by md and html)."""
+
+from __future__ import annotations
+
+from reports.data import Report
+
+GENERAL_TASKS = ("general_qa",)
+OWN_TASKS = ("yelp", "yelp_mc", "docqa", "docqa_lf", "perplexity")
+
+
+def doc_score(task: str, row: dict) -> float | None:
+    """One number per document to rank wins and losses by."""
+    m = row.get("metrics") or {}
+    if task == "yelp":
+        g = m.get("accuracy")
+        return float(g[0] == g[1]) if isinstance(g, list) else None
+    for key in ("rougeL", "f1", "acc", "exact_match"):
+        if isinstance(m.get(key), (int, float)):
+            return float(m[key])
+    return None
+
+
+def answer_text(row: dict) -> str:
+    r = row.get("response")
+    if isinstance(r, str):
+        return r.strip()
+    f = row.get("filtered")
+    if isinstance(f, list) and f and isinstance(f[0], list):  # multiple choice: [loglikelihood, greedy] per choice
+        best = max(range(len(f)), key=lambda i: f[i][0])
+        return f"choice {best}"
+    return str(r)
+
+
+def target_text(task: str, row: dict) -> str:
+    t = row.get("target")
+    return str(t)
+
+
+def side_by_side(report: Report, task: str, arm: str, k: int = 3) -> list[dict]:
+    """Up to k biggest wins and k biggest losses of `arm` vs base (by the per-document score), with texts."""
+    base = {r["doc_id"]: r for r in report.samples("base", task)}
+    tuned = {r["doc_id"]: r for r in report.samples(arm, task)}
+    scored = []
+    for doc_id in sorted(set(base) & set(tuned)):
+        b, t = doc_score(task, base[doc_id]), doc_score(task, tuned[doc_id])
+        if b is None or t is None:
+            continue
+        scored.append((t - b, doc_id))
+    if not scored:
+        return []
+    scored.sort()
+    wins = [x for x in reversed(scored) if x[0] > 0][:k]
+    losses = [x for x in scored if x[0] < 0][:k]
+    picked = [("win", d, doc) for d, doc in wins] + [("loss", d, doc) for d, doc in losses]
+    if not picked:
+        picked = [("same", d, doc) for d, doc in scored[:k]]
+    out = []
+    for kind, diff, doc_id in picked:
+        out.append({"kind": kind, "doc_id": doc_id, "diff": diff, "prompt": base[doc_id].get("prompt") or "",
+                    "base": answer_text(base[doc_id]), "adapter": answer_text(tuned[doc_id]),
+                    "reference": target_text(task, base[doc_id])})
+    return out
+
+
+def unparseable(report: Report, arm: str, k: int = 3) -> list[dict]:
+    rows = [r for r in report.samples(arm, "yelp") if isinstance(r.get("filtered"), dict) and r["filtered"].get("star") is None]
+    return [{"doc_id": r["doc_id"], "answer": answer_text(r), "rule": r["filtered"].get("rule")} for r in rows[:k]]
+
+
+def forgetting(report: Report) -> list[dict]:
+    """Per adapter and general task metric: the delta, its CI and a verdict."""
+    c = report.comparisons
+    if c.empty:
+        return []
+    out = []
+    general = [t for t in dict.fromkeys(report.scores["task"]) if t in GENERAL_TASKS or t not in OWN_TASKS
+               and not t.startswith("perplexity_ctx")]
+    for _, row in c[c.task.isin(general)].iterrows():
+        hib = row.get("higher_is_better")
+        worse = (row["delta"] < 0) if hib is not False else (row["delta"] > 0)
+        if row.get("significant") and worse:
+            verdict = "forgetting: significant drop"
+        elif row.get("significant"):
+            verdict = "significant improvement"
+        else:
+            verdict = "no significant change"
+        out.append({"task": row["task"], "metric": row["metric"], "arm": row["arm"], "delta": row["delta"],
+                    "ci95": row["ci95"], "p_value": row["p_value"], "verdict": verdict})
+    return out
