@@ -198,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_registry.add_parser(sub)
     cli_report.add_parsers(sub)
+    cli_report.add_gate_parser(sub)
     return parser
 
 

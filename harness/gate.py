@@ -1,0 +1,254 @@
+"""`harness gate`: a verdict CI can act on, from run.json (+ a baseline run). No torch.
+
+Rules (YAML, validated whole before anything is evaluated; every problem listed at once):
+  floor          a metric of an arm >= value
+  ceiling        a metric of an arm <= value
+  improves       adapter - base >= margin (in the metric's good direction), optionally with the CI's lower bound > 0
+  no_regression  candidate - baseline run >= -tolerance, optionally failing only when the drop is significant
+  forgetting     on general tasks, adapter - base >= -budget, optionally failing only when the drop is significant
+Rules select tasks, metrics and arms by name or glob (`general_*`); an omitted arm means every adapter arm.
+Exit codes: 0 every rule passed, 1 a rule failed, 2 a usage or config error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import results, stats
+from harness.errors import ConfigError, HarnessError
+
+KINDS = {
+    "floor": {"required": {"task", "metric", "value"}, "optional": {"arm", "name"}},
+    "ceiling": {"required": {"task", "metric", "value"}, "optional": {"arm", "name"}},
+    "improves": {"required": {"task", "metric"}, "optional": {"arm", "name", "margin", "require_ci"}},
+    "no_regression": {"required": {"task", "metric"},
+                      "optional": {"arm", "name", "tolerance", "significant_only", "baseline_arm"}},
+    "forgetting": {"required": {"task", "metric", "budget"}, "optional": {"arm", "name", "significant_only"}},
+}
+_NUMBER_FIELDS = {"value", "margin", "tolerance", "budget"}
+_BOOL_FIELDS = {"require_ci", "significant_only"}
+
+
+@dataclass
+class Check:
+    task: str
+    metric: str
+    arm: str
+    observed: float | None
+    threshold: float
+    passed: bool
+    detail: str
+
+
+@dataclass
+class RuleResult:
+    index: int
+    rule: dict
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        r = self.rule
+        return r.get("name") or f"{r['kind']} {r['task']}/{r['metric']}" + (f" [{r['arm']}]" if r.get("arm") else "")
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+def _matches(pattern: str, names) -> list[str]:
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+def _close(name: str, names) -> str:
+    close = difflib.get_close_matches(name, list(names), n=3, cutoff=0.5)
+    return f" (close matches: {', '.join(close)})" if close else f" (known: {', '.join(sorted(names)[:12])})"
+
+
+def load_rules(path: Path) -> list[dict]:
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError([f"--rules {path}: no such file"], what="gate rules")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ConfigError([f"{path}:{f' line {mark.line + 1}' if mark else ''}: not valid YAML"], what="gate rules") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list) or not doc["rules"]:
+        raise ConfigError([f"{path}: expected a mapping with a non-empty list under 'rules'"], what="gate rules")
+    return doc["rules"]
+
+
+def validate(rules: list, run: dict, baseline: dict | None, where: str) -> list[str]:
+    """Every problem in the rules, checked against the run (and baseline) they will judge."""
+    problems = []
+    tasks = {s["task"] for s in run["scores"]}
+    metrics = {s["metric"] for s in run["scores"]}
+    adapters = [a["name"] for a in run["arms"][1:]]
+    for i, rule in enumerate(rules, 1):
+        at = f"{where}: rule {i}"
+        if not isinstance(rule, dict):
+            problems.append(f"{at}: expected a mapping of kind, task, metric, ...")
+            continue
+        kind = rule.get("kind")
+        if kind not in KINDS:
+            problems.append(f"{at}: kind {kind!r} is not one of {', '.join(KINDS)}" + (_close(str(kind), KINDS) if kind else ""))
+            continue
+        spec = KINDS[kind]
+        for f in sorted(spec["required"] - set(rule)):
+            problems.append(f"{at} ({kind}): '{f}' is missing")
+        for f in sorted(set(rule) - spec["required"] - spec["optional"] - {"kind"}):
+            problems.append(f"{at} ({kind}): unknown field '{f}'" + _close(f, spec["required"] | spec["optional"]))
+        for f in _NUMBER_FIELDS & set(rule):
+            if not isinstance(rule[f], (int, float)) or isinstance(rule[f], bool):
+                problems.append(f"{at} ({kind}): '{f}' must be a number, got {rule[f]!r}")
+        for f in _BOOL_FIELDS & set(rule):
+            if not isinstance(rule[f], bool):
+                problems.append(f"{at} ({kind}): '{f}' must be true or false, got {rule[f]!r}")
+        for f in ("task", "metric", "arm"):
+            if f in rule and not isinstance(rule[f], str):
+                problems.append(f"{at} ({kind}): '{f}' must be a name or glob, got {rule[f]!r}")
+        if isinstance(rule.get("task"), str) and not _matches(rule["task"], tasks):
+            problems.append(f"{at}: unknown task '{rule['task']}'" + _close(rule["task"], tasks))
+        if isinstance(rule.get("metric"), str) and not _matches(rule["metric"], metrics):
+            problems.append(f"{at}: unknown metric '{rule['metric']}'" + _close(rule["metric"], metrics))
+        if isinstance(rule.get("arm"), str):
+            allowed = adapters + (["base"] if kind in ("floor", "ceiling") else [])
+            if not _matches(rule["arm"], allowed):
+                problems.append(f"{at}: unknown arm '{rule['arm']}'" + _close(rule["arm"], allowed))
+        if kind != "floor" and kind != "ceiling" and not adapters:
+            problems.append(f"{at} ({kind}): the run has no adapter arm to judge")
+        if kind == "no_regression" and baseline is None:
+            problems.append(f"{at} (no_regression): needs a baseline: --baseline RUN_DIR or --baseline registry:accepted")
+    if baseline is not None and baseline["base"]["fingerprint"] != run["base"]["fingerprint"]:
+        problems.append(f"--baseline: evaluated another base model ({baseline['base']['name']}, "
+                        f"{baseline['base']['fingerprint'][:19]}...) than the run ({run['base']['name']}, "
+                        f"{run['base']['fingerprint'][:19]}...); compare runs of the same base")
+    return problems
+
+
+def _p(p) -> str:
+    return "n/a" if p is None else f"{p:.4g}"
+
+
+def _score(run: dict, task: str, metric: str, arm: str) -> dict | None:
+    return next((s for s in run["scores"] if (s["task"], s["metric"], s["arm"]) == (task, metric, arm)), None)
+
+
+def _good(delta: float, higher_is_better) -> float:
+    """The delta in the metric's good direction (positive = better)."""
+    return delta if higher_is_better is not False else -delta
+
+
+def _targets(rule: dict, run: dict) -> list[tuple[str, str, str]]:
+    arms = [a["name"] for a in run["arms"][1:]]
+    arm_pattern = rule.get("arm")
+    if arm_pattern:
+        arms = _matches(arm_pattern, arms + (["base"] if rule["kind"] in ("floor", "ceiling") else []))
+    out = []
+    for s in run["scores"]:
+        if s["arm"] in arms and fnmatch.fnmatchcase(s["task"], rule["task"]) and fnmatch.fnmatchcase(s["metric"], rule["metric"]):
+            out.append((s["task"], s["metric"], s["arm"]))
+    return out
+
+
+def _paired_vs_baseline(run_dir: Path, base_dir: Path, task: str, metric: str, arm: str, barm: str, agg: str, flt):
+    from harness.comparisons import _values
+
+    path_a, path_b = results.samples_path(run_dir, arm, task), results.samples_path(base_dir, barm, task)
+    if not path_a.exists() or not path_b.exists():
+        raise HarnessError(f"no_regression {task}/{metric}: significance needs the samples of both runs "
+                           f"({path_a if not path_a.exists() else path_b} is missing)")
+    cand = {r.get("doc_hash"): v for r in results.read_samples(run_dir, arm, task)
+            for v in [_values([r], metric.split(":")[0], flt).get(r["doc_id"])] if v is not None}
+    base = {r.get("doc_hash"): v for r in results.read_samples(base_dir, barm, task)
+            for v in [_values([r], metric.split(":")[0], flt).get(r["doc_id"])] if v is not None}
+    docs = sorted(set(cand) & set(base), key=str)
+    if not docs:
+        raise HarnessError(f"no_regression {task}/{metric}: the run and the baseline share no documents")
+    return stats.compare([base[d] for d in docs], [cand[d] for d in docs], agg)
+
+
+def evaluate(rules: list[dict], run: dict, run_dir: Path, baseline: dict | None = None,
+             baseline_dir: Path | None = None) -> list[RuleResult]:
+    out = []
+    comps = {(c["task"], c["metric"], c["arm"]): c for c in run["comparisons"]}
+    for i, rule in enumerate(rules, 1):
+        res = RuleResult(i, rule)
+        kind = rule["kind"]
+        for task, metric, arm in _targets(rule, run):
+            s = _score(run, task, metric, arm)
+            hib = s.get("higher_is_better")
+            if kind in ("floor", "ceiling"):
+                ok = s["value"] >= rule["value"] if kind == "floor" else s["value"] <= rule["value"]
+                sign = ">=" if kind == "floor" else "<="
+                res.checks.append(Check(task, metric, arm, s["value"], rule["value"], ok,
+                                        f"{s['value']:.4f} {sign} {rule['value']}"))
+            elif kind in ("improves", "forgetting"):
+                c = comps.get((task, metric, arm))
+                if c is None:
+                    res.checks.append(Check(task, metric, arm, None, 0.0, False, "no comparison with the base in run.json"))
+                    continue
+                gain = _good(c["delta"], hib)
+                lo, hi = c["ci95"] or (None, None)
+                gain_lo = None if lo is None else (lo if hib is not False else -hi)
+                if kind == "improves":
+                    margin = float(rule.get("margin", 0.0))
+                    ok = gain >= margin and (not rule.get("require_ci") or (gain_lo is not None and gain_lo > 0))
+                    detail = f"gain {gain:+.4f} (CI low {gain_lo if gain_lo is None else round(gain_lo, 4)}) vs margin {margin}"
+                    res.checks.append(Check(task, metric, arm, gain, margin, ok, detail))
+                else:
+                    budget = float(rule["budget"])
+                    beyond = gain < -budget
+                    ok = not beyond or (rule.get("significant_only", False) and not c.get("significant"))
+                    detail = f"change {gain:+.4f} (p={_p(c.get('p_value'))}) vs budget -{budget}"
+                    res.checks.append(Check(task, metric, arm, gain, -budget, ok, detail))
+            else:  # no_regression
+                barm = rule.get("baseline_arm") or arm
+                if barm not in [a["name"] for a in baseline["arms"]]:
+                    adapters = [a["name"] for a in baseline["arms"][1:]]
+                    if len(adapters) != 1:
+                        raise HarnessError(f"rule {i}: the baseline has no arm '{barm}'; name one with baseline_arm "
+                                           f"(baseline arms: {', '.join(adapters)})")
+                    barm = adapters[0]
+                b = _score(baseline, task, metric, barm)
+                if b is None:
+                    res.checks.append(Check(task, metric, arm, None, 0.0, False, f"baseline has no {task}/{metric}"))
+                    continue
+                change = _good(s["value"] - b["value"], hib)
+                tol = float(rule.get("tolerance", 0.0))
+                ok = change >= -tol
+                detail = f"{s['value']:.4f} vs baseline {b['value']:.4f}: change {change:+.4f}, tolerance {tol}"
+                if not ok and rule.get("significant_only"):
+                    agg = (run["tasks"].get(task, {}).get("aggregations") or {}).get(metric.split(":")[0], "mean")
+                    c = _paired_vs_baseline(run_dir, baseline_dir, task, metric, arm, barm, agg, s.get("filter"))
+                    significant = c is not None and c.p_value is not None and c.p_value < stats.ALPHA
+                    ok = not significant
+                    detail += f", p={_p(c.p_value if c else None)} ({'significant' if significant else 'not significant'})"
+                res.checks.append(Check(task, metric, arm, change, -tol, ok, detail))
+        out.append(res)
+    return out
+
+
+def resolve_baseline(ref: str | None, run: dict, registry_path: Path | None) -> tuple[dict | None, Path | None]:
+    if not ref:
+        return None, None
+    if ref == "registry:accepted":
+        from adapters_registry import Registry
+
+        reg = Registry(registry_path)
+        accepted = reg.accepted(run["base"]["fingerprint"]) or reg.accepted()
+        reg.close()
+        if accepted is None:
+            raise ConfigError(["--baseline registry:accepted: no run has been accepted yet; "
+                               "`harness registry accept RUN` marks one"], what="gate rules")
+        ref = accepted["directory"]
+    path = Path(ref)
+    try:
+        return results.load_run(path), path
+    except HarnessError as e:
+        raise ConfigError([f"--baseline {ref}: {e}"], what="gate rules") from None
