@@ -182,6 +182,22 @@ def _cmd_train(a) -> int:
     return 0
 
 
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="the whole workflow offline in minutes: base, adapter, run, report, gate",
+                       description="Build a small world (a tiny pre-trained base, reviews, a manual, facts), train an "
+                                   "adapter, evaluate base vs adapter on every task family, report and gate. Offline.")
+    p.add_argument("--out", type=Path, default=Path("demo"), help="folder for everything (default demo/)")
+    p.add_argument("--quick", action="store_true", help="a smaller world: under a minute (for smoke tests)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(a) -> int:
+    from harness import demo
+
+    return demo.run(a.out, quick=a.quick, seed=a.seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
@@ -193,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run(sub)
     _add_train(sub)
+    _add_demo(sub)
     _add_models(sub)
     from harness import cli_registry, cli_report
 

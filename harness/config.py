@@ -19,7 +19,8 @@ from harness.aliases import ALIASES
 RUN_FILE = "run.json"
 # --data KEY=PATH -> the task metadata field the project's tasks read (stock lm-eval: --metadata '{"FIELD": PATH}').
 DATA_KEYS = {"yelp": "yelp_data", "docqa": "docqa_data", "docqa_documents": "docqa_documents",
-             "perplexity": "perplexity_data", "general_qa": "general_qa_data"}
+             "perplexity": "perplexity_data", "perplexity_general": "perplexity_general_data",
+             "general_qa": "general_qa_data"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

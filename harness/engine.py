@@ -144,9 +144,28 @@ def _count_tokens(tokenizer, samples: list[dict]) -> int:
     return total
 
 
-def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec) -> ArmTaskResult:
+def _memoize_env_info() -> None:
+    """lm-eval adds the same environment report (torch's collect_env, which spawns subprocesses: ~2 s the first time,
+    ~0.4 s after) to every simple_evaluate result; one run makes a call per arm and task, so compute it once."""
+    from lm_eval import evaluator
+
+    if getattr(evaluator.add_env_info, "_harness_memo", False):
+        return
+    original, memo = evaluator.add_env_info, {}
+
+    def add_env_info(storage: dict) -> None:
+        if not memo:
+            original(memo)
+        storage.update(memo)
+
+    add_env_info._harness_memo = True
+    evaluator.add_env_info = add_env_info
+
+
+def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec, task_obj=None) -> ArmTaskResult:
     import lm_eval
 
+    _memoize_env_info()
     use_cache = None
     if cfg.use_cache:
         key = arm_cache.arm_key(base.fingerprint, spec.fingerprint if spec else None, base.dtype, base.quantization)
@@ -162,7 +181,7 @@ def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec
     t0 = time.perf_counter()
     try:
         res = lm_eval.simple_evaluate(
-            model=lm, tasks=[task], task_manager=task_manager, limit=cfg.limit, num_fewshot=cfg.num_fewshot,
+            model=lm, tasks=[task_obj if task_obj is not None else task], task_manager=task_manager, limit=cfg.limit, num_fewshot=cfg.num_fewshot,
             gen_kwargs={"max_gen_toks": cfg.max_gen_toks} if cfg.max_gen_toks else None,
             apply_chat_template=cfg.apply_chat_template, log_samples=True, bootstrap_iters=cfg.bootstrap_iters,
             use_cache=use_cache, random_seed=cfg.seed, numpy_random_seed=cfg.seed, torch_random_seed=cfg.seed,

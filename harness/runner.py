@@ -26,6 +26,7 @@ class Plan:
     cfg: RunConfig
     adapters: list[AdapterSpec]
     task_manager: object = field(repr=False)
+    task_objects: dict = field(default_factory=dict, repr=False)  # built once, reused by every arm
     registry: object = field(default=None, repr=False)
     registered: dict = field(default_factory=dict)  # arm name -> registry name
 
@@ -80,9 +81,10 @@ def plan(cfg: RunConfig) -> Plan:
             tm = taskset.task_manager(cfg.tasks, [p for p in cfg.include_paths if p.is_dir()], metadata=meta)
         except ConfigError as e:
             problems += e.problems
+        task_objects: dict = {}
         if tm is not None and not problems:
             try:
-                taskset.preload(taskset.project_tasks(cfg.tasks, tm), tm)
+                task_objects = taskset.preload(cfg.tasks, tm)
             except HarnessError as e:
                 problems.append(str(e))
     if problems:
@@ -97,7 +99,8 @@ def plan(cfg: RunConfig) -> Plan:
                 print(f"warning: adapter '{entry['name']}' changed since it was registered (fingerprint "
                       f"{entry['fingerprint'][:19]}... is now {s.fingerprint[:19]}...); this run records the new one",
                       file=sys.stderr)
-    return Plan(cfg=cfg, adapters=specs, task_manager=tm, registry=registry, registered=registered)
+    return Plan(cfg=cfg, adapters=specs, task_manager=tm, task_objects=task_objects, registry=registry,
+                registered=registered)
 
 
 def _versions() -> dict:
@@ -158,7 +161,7 @@ def run(cfg: RunConfig) -> Path:
         spec = spec_of.get(arm)
         print(f"[{i}/{len(steps)}] arm {arm}, task {task}", file=sys.stderr)
         with models.activate(model, arm):
-            out = engine.evaluate_arm_task(lm, p.task_manager, task, cfg, base, spec)
+            out = engine.evaluate_arm_task(lm, p.task_manager, task, cfg, base, spec, p.task_objects.get(task))
         for name, rows in out.samples.items():
             results.write_jsonl(results.samples_path(cfg.out, arm, name), rows)
         scores += [dict(s, arm=arm) for s in out.scores]

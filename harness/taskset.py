@@ -60,17 +60,6 @@ def task_manager(names: list[str], include_paths: list[Path], metadata: dict | N
     return tm
 
 
-def project_tasks(names: list[str], tm) -> list[str]:
-    """The names among `names` defined in the project's own tasks/ folder."""
-    out = []
-    for n in names:
-        entry = tm.task_index.get(n)
-        path = getattr(entry, "yaml_path", None)
-        if path is not None and PROJECT_TASKS_DIR in Path(path).resolve().parents:
-            out.append(n)
-    return out
-
-
 def task_digest(name: str, tm, metadata: dict) -> str:
     """A digest of a task's definition and metadata: the per-arm cache is also split by it, because lm-eval's
     request key does not include task settings that change answers without changing the request
@@ -84,7 +73,15 @@ def task_digest(name: str, tm, metadata: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def preload(names: list[str], tm) -> None:
-    """Build the project's tasks now, so bad data is reported before the model loads."""
-    if names:
-        tm.load(names)
+def preload(names: list[str], tm) -> dict:
+    """Build every task once, now: bad data is reported before the model loads, and every arm reuses the built
+    task (its dataset read and processed once, not once per arm)."""
+    out = {}
+    for name in names:
+        if any(c in name for c in "*?["):
+            continue  # a glob: lm-eval expands it per call
+        loaded = tm.load([name])
+        obj = loaded["tasks"].get(name) or (loaded.get("groups") or {}).get(name)
+        if obj is not None:
+            out[name] = obj
+    return out

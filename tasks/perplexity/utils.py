@@ -54,6 +54,16 @@ def load(perplexity_data=None, tokenizer=None, pretrained=None, trust_remote_cod
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 
 
+def load_general(perplexity_general_data=None, **metadata):
+    """perplexity_general: the same measurement on a second corpus (general text, to see what an adapter costs
+    outside its domain); data key `perplexity_general`."""
+    metadata.pop("perplexity_data", None)
+    if not perplexity_general_data:
+        raise DataError("perplexity_general: needs a general-text corpus; give it with --data perplexity_general=DIR "
+                        "(stock lm-eval: --metadata '{\"perplexity_general_data\": \"DIR\"}')")
+    return load(perplexity_data=perplexity_general_data, **metadata)
+
+
 def process_results(doc, results):
     (ll,) = results
     return {

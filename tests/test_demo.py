@@ -1,0 +1,61 @@
+"""`harness demo --quick`: the whole workflow offline, its outputs, sane numbers, and determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def demo(out: Path) -> subprocess.CompletedProcess:
+    # No shared assets and no network: the demo builds its own world.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HARNESS_SHARED": str(out / "nowhere")}
+    return subprocess.run([sys.executable, "-m", "harness", "demo", "--quick", "--out", str(out)], capture_output=True,
+                          text=True, timeout=600, env=env)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    first, second = demo(root / "a"), demo(root / "b")
+    for r in (first, second):
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    return root / "a", root / "b", first
+
+
+def test_outputs_exist(runs):
+    a, _, proc = runs
+    for rel in ("base/model.safetensors", "adapter/adapter_model.safetensors", "adapter/train_summary.json",
+                "adapter/training_log.csv", "run/run.json", "run/report.md", "run/report.html", "run/tables.tex",
+                "run/plots/scores.png", "run/gate.xml", "run/gate.json", "registry.sqlite"):
+        assert (a / rel).is_file(), rel
+    assert "headline" in proc.stdout and "verdict:" in proc.stdout and "demo finished" in proc.stdout
+
+
+def test_numbers_are_sane(runs):
+    a, _, _ = runs
+    run = json.loads((a / "run" / "run.json").read_text())
+    score = {(s["task"], s["metric"], s["arm"]): s["value"] for s in run["scores"]}
+    for key, value in score.items():
+        if key[1] in ("accuracy", "f1_macro", "acc", "rougeL", "exact_match", "f1", "unparseable_rate"):
+            assert 0.0 <= value <= 1.0, key
+    assert 1.0 < score[("perplexity_general", "token_perplexity", "base")] < 1000
+    # the pre-trained base knows its world's text better than the manual it never saw
+    assert score[("perplexity_general", "token_perplexity", "base")] < score[("perplexity", "token_perplexity", "base")]
+    comp = {(c["task"], c["metric"]): c for c in run["comparisons"]}
+    assert comp[("yelp", "f1_macro")]["delta"] > 0  # the adapter learned the rating task
+    forgetting = comp[("general_qa", "f1")]
+    assert forgetting["ci95"][0] <= forgetting["delta"] <= forgetting["ci95"][1]  # reported with its CI
+
+
+def test_two_quick_runs_are_identical(runs):
+    a, b, _ = runs
+    scores = [[(s["task"], s["metric"], s["arm"], s["value"]) for s in json.loads((d / "run" / "run.json").read_text())["scores"]]
+              for d in (a, b)]
+    assert scores[0] == scores[1]
