@@ -60,7 +60,7 @@ def build_base(world: dict, out: Path, seed: int, quick: bool) -> Path:
     block = 128
     blocks = [{"input_ids": ids[i:i + block], "labels": ids[i:i + block]} for i in range(0, len(ids) - block, block)]
     args = TrainingArguments(output_dir=str(out / "checkpoints"), per_device_train_batch_size=8, learning_rate=3e-3,
-                             num_train_epochs=8 if quick else 20, lr_scheduler_type="cosine", warmup_steps=0.05,
+                             num_train_epochs=8 if quick else 14, lr_scheduler_type="cosine", warmup_steps=0.05,
                              weight_decay=0.01, logging_steps=20, save_strategy="no", report_to="none", seed=seed,
                              data_seed=seed, use_cpu=True, disable_tqdm=False)
     Trainer(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator).train()
@@ -90,8 +90,8 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> int:
     t0 = _step(2, "harness train: a LoRA adapter on the generated reviews (yelp format)")
     cfg = from_sources({}, {
         "base": str(base), "data": str(world["train"]), "format": "yelp", "out": str(out / "adapter"),
-        "eval_fraction": 0.1, "target_modules": "all-linear", "r": 16, "lora_alpha": 32, "learning_rate": 2e-3,
-        "epochs": 4 if quick else 6, "batch_size": 8, "gradient_accumulation": 1, "max_seq_length": 128,
+        "eval_fraction": 0.1, "target_modules": "all-linear", "r": 32 if quick else 64, "lora_alpha": 64,
+        "learning_rate": 2e-3, "epochs": 6 if quick else 8, "batch_size": 8, "gradient_accumulation": 1, "max_seq_length": 128,
         "logging_steps": 5, "eval_steps": 10 if quick else 20, "save_steps": 1000, "seed": seed, "device": "cpu",
         "force": True, "warmup_ratio": 0.05})
     adapter = train.run(cfg, registry=registry)
