@@ -162,6 +162,25 @@ def _memoize_env_info() -> None:
     evaluator.add_env_info = add_env_info
 
 
+def _aggregations(task_obj) -> dict[str, str]:
+    """Each metric's aggregation by name, from the task itself (what statistics recompute on resamples)."""
+    if not hasattr(task_obj, "aggregation"):
+        return {}
+    return {m: getattr(fn, "__name__", str(fn)) for m, fn in task_obj.aggregation().items()}
+
+
+def _aggregations_from_config(config: dict) -> dict[str, str]:
+    aggs = {}
+    for m in config.get("metric_list") or []:
+        agg = m.get("aggregation", "mean")
+        if not isinstance(agg, str):
+            agg = getattr(agg, "__name__", "unknown")
+        # lm-eval's logged config holds a !function aggregation as its source code: keep the function's name.
+        named = re.match(r"\s*def\s+(\w+)\s*\(", agg)
+        aggs[m["metric"]] = named.group(1) if named else agg
+    return aggs
+
+
 def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec, task_obj=None) -> ArmTaskResult:
     import lm_eval
 
@@ -201,14 +220,8 @@ def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec
             "config_hash": "sha256:" + hashlib.sha256(cfg_json.encode()).hexdigest(),
             "output_type": res["configs"].get(name, {}).get("output_type"),
         }
-        aggs = {}
-        for m in res["configs"].get(name, {}).get("metric_list") or []:
-            agg = m.get("aggregation", "mean")
-            if not isinstance(agg, str):
-                agg = getattr(agg, "__name__", "unknown")
-            # lm-eval's logged config holds a !function aggregation as its source code: keep the function's name.
-            named = re.match(r"\s*def\s+(\w+)\s*\(", agg)
-            aggs[m["metric"]] = named.group(1) if named else agg
+        aggs = _aggregations(task_obj) if task_obj is not None and name == task else {}
+        aggs = aggs or _aggregations_from_config(res["configs"].get(name, {}))
         out.tasks[name]["aggregations"] = aggs
         conventions = (res["configs"].get(name, {}).get("metadata") or {}).get("conventions")
         if conventions:

@@ -74,36 +74,27 @@ def _split(pairs, drop: bool):
     return [g for g, _ in kept], [p for _, p in kept]
 
 
-def accuracy(pairs):
-    return metrics.rating_accuracy(*_split(pairs, drop=False))
+def _aggregation(name: str, average: str | None, drop: bool):
+    """One corpus-level aggregation over (gold, pred) pairs; `name` is what lm-eval's YAML and run.json call it."""
+
+    def aggregate(pairs):
+        golds, preds = _split(pairs, drop)
+        if average is None:
+            return metrics.rating_accuracy(golds, preds)
+        return metrics.rating_f1(golds, preds, average=average)
+
+    aggregate.__name__ = aggregate.__qualname__ = name
+    return aggregate
 
 
-def f1_micro(pairs):
-    return metrics.rating_f1(*_split(pairs, drop=False), average="micro")
-
-
-def f1_macro(pairs):
-    return metrics.rating_f1(*_split(pairs, drop=False), average="macro")
-
-
-def f1_weighted(pairs):
-    return metrics.rating_f1(*_split(pairs, drop=False), average="weighted")
-
-
-def accuracy_drop(pairs):
-    return metrics.rating_accuracy(*_split(pairs, drop=True))
-
-
-def f1_micro_drop(pairs):
-    return metrics.rating_f1(*_split(pairs, drop=True), average="micro")
-
-
-def f1_macro_drop(pairs):
-    return metrics.rating_f1(*_split(pairs, drop=True), average="macro")
-
-
-def f1_weighted_drop(pairs):
-    return metrics.rating_f1(*_split(pairs, drop=True), average="weighted")
+accuracy = _aggregation("accuracy", None, drop=False)
+f1_micro = _aggregation("f1_micro", "micro", drop=False)
+f1_macro = _aggregation("f1_macro", "macro", drop=False)
+f1_weighted = _aggregation("f1_weighted", "weighted", drop=False)
+accuracy_drop = _aggregation("accuracy_drop", None, drop=True)
+f1_micro_drop = _aggregation("f1_micro_drop", "micro", drop=True)
+f1_macro_drop = _aggregation("f1_macro_drop", "macro", drop=True)
+f1_weighted_drop = _aggregation("f1_weighted_drop", "weighted", drop=True)
 
 
 def count(values):
