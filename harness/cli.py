@@ -211,11 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_demo(sub)
     _add_models(sub)
-    from harness import cli_registry, cli_report
+    from harness import cli_gate, cli_registry, cli_report
 
     cli_registry.add_parser(sub)
     cli_report.add_parsers(sub)
-    cli_report.add_gate_parser(sub)
+    cli_gate.add_gate_parser(sub)
     return parser
 
 

@@ -88,31 +88,3 @@ def _cmd_blind(a) -> int:
         print(line)
     return 0
 
-
-def add_gate_parser(sub) -> None:
-    g = sub.add_parser("gate", help="pass/fail verdict for CI from a run (+ a baseline run)",
-                       description="Judge a run against YAML rules (floor, ceiling, improves, no_regression, "
-                                   "forgetting). Exit 0 pass, 1 a rule failed, 2 usage or config error.")
-    g.add_argument("run", type=Path, metavar="RUN_DIR")
-    g.add_argument("--rules", required=True, type=Path, help="gates.yaml")
-    g.add_argument("--baseline", help="a baseline RUN_DIR, or registry:accepted")
-    g.add_argument("--registry", type=Path, help="registry file for registry:accepted")
-    g.add_argument("--junit", type=Path, help="write JUnit XML here (one testcase per rule)")
-    g.add_argument("--json", type=Path, help="write the verdict as JSON here")
-    g.set_defaults(func=_cmd_gate)
-
-
-def _cmd_gate(a) -> int:
-    from harness import gate, gate_output, results
-    from harness.errors import ConfigError
-
-    run = results.load_run(a.run)
-    rules = gate.load_rules(a.rules)
-    baseline, baseline_dir = gate.resolve_baseline(a.baseline, run, a.registry)
-    problems = gate.validate(rules, run, baseline, str(a.rules))
-    if problems:
-        raise ConfigError(problems, what="gate rules")
-    verdicts = gate.evaluate(rules, run, a.run, baseline, baseline_dir)
-    print(gate_output.console(verdicts))
-    gate_output.write_all(verdicts, run, a.junit, a.json)
-    return 0 if all(r.passed for r in verdicts) else 1
