@@ -10,13 +10,14 @@ from pathlib import Path
 from harness import results, stats
 
 
-def _values(rows: list[dict], metric: str, flt: str | None) -> dict[int, object]:
+def doc_values(rows: list[dict], metric: str, flt: str | None, key: str = "doc_id") -> dict:
+    """Per-document values of one metric (and filter), keyed by doc_id (or doc_hash, across runs)."""
     out = {}
     for r in rows:
         if flt is not None and r.get("filter") not in (flt, None):
             continue
         if metric in (r.get("metrics") or {}):
-            out[r["doc_id"]] = r["metrics"][metric]
+            out[r[key]] = r["metrics"][metric]
     return out
 
 
@@ -35,13 +36,13 @@ def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = 0) -> dict
     for s in run["scores"]:
         raw = s["metric"].split(":")[0]
         agg = (run["tasks"].get(s["task"], {}).get("aggregations") or {}).get(raw, "mean")
-        values = _values(samples(s["arm"], s["task"]), raw, s.get("filter"))
+        values = doc_values(samples(s["arm"], s["task"]), raw, s.get("filter"))
         if s.get("ci95") is None and values:
             s["ci95"] = stats.value_ci(list(values.values()), agg, resamples, seed)
         if s["arm"] != "base":
             continue
         for arm in arms[1:]:
-            tuned = _values(samples(arm, s["task"]), raw, s.get("filter"))
+            tuned = doc_values(samples(arm, s["task"]), raw, s.get("filter"))
             docs = sorted(set(values) & set(tuned))
             c = stats.compare([values[d] for d in docs], [tuned[d] for d in docs], agg, resamples, seed)
             if c is None:

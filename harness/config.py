@@ -15,8 +15,8 @@ from enum import Enum
 from pathlib import Path
 
 from harness.aliases import ALIASES
+from harness.results import RUN_FILE
 
-RUN_FILE = "run.json"
 # --data KEY=PATH -> the task metadata field the project's tasks read (stock lm-eval: --metadata '{"FIELD": PATH}').
 DATA_KEYS = {"yelp": "yelp_data", "docqa": "docqa_data", "docqa_documents": "docqa_documents",
              "perplexity": "perplexity_data", "perplexity_general": "perplexity_general_data",

@@ -32,12 +32,6 @@ def weight_files(directory: Path) -> list[Path]:
     return [p for p in sorted(directory.rglob("*")) if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES)]
 
 
-def fingerprint_dir(directory: Path) -> str:
-    """Fingerprint a model or adapter directory by its weight files (all files if it holds none)."""
-    files = weight_files(directory) or [p for p in sorted(directory.rglob("*")) if p.is_file()]
-    return fingerprint_files(files, directory)
-
-
 def fingerprint_text(*parts: str) -> str:
     return "sha256:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()
 

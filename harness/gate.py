@@ -157,16 +157,15 @@ def _targets(rule: dict, run: dict) -> list[tuple[str, str, str]]:
 
 
 def _paired_vs_baseline(run_dir: Path, base_dir: Path, task: str, metric: str, arm: str, barm: str, agg: str, flt):
-    from harness.comparisons import _values
+    from harness.comparisons import doc_values
 
     path_a, path_b = results.samples_path(run_dir, arm, task), results.samples_path(base_dir, barm, task)
     if not path_a.exists() or not path_b.exists():
         raise HarnessError(f"no_regression {task}/{metric}: significance needs the samples of both runs "
                            f"({path_a if not path_a.exists() else path_b} is missing)")
-    cand = {r.get("doc_hash"): v for r in results.read_samples(run_dir, arm, task)
-            for v in [_values([r], metric.split(":")[0], flt).get(r["doc_id"])] if v is not None}
-    base = {r.get("doc_hash"): v for r in results.read_samples(base_dir, barm, task)
-            for v in [_values([r], metric.split(":")[0], flt).get(r["doc_id"])] if v is not None}
+    raw = metric.split(":")[0]
+    cand = doc_values(results.read_samples(run_dir, arm, task), raw, flt, key="doc_hash")
+    base = doc_values(results.read_samples(base_dir, barm, task), raw, flt, key="doc_hash")
     docs = sorted(set(cand) & set(base), key=str)
     if not docs:
         raise HarnessError(f"no_regression {task}/{metric}: the run and the baseline share no documents")

@@ -86,16 +86,18 @@ def load_base(ref: BaseRef, cfg: RunConfig) -> LoadedBase:
         model.to(device)
     model.eval()
     load_s = time.perf_counter() - t0
-    if ref.local:
-        fp = fingerprint_dir_cached(Path(ref.source), cfg.cache_dir / "fingerprints.json")
-    else:
-        revision = getattr(model.config, "_commit_hash", None) or "unknown-revision"
-        fp = fingerprint_text("hub", ref.source, revision)
     return LoadedBase(
-        model=model, tokenizer=tokenizer, ref=ref, fingerprint=fp,
+        model=model, tokenizer=tokenizer, ref=ref, fingerprint=base_fingerprint(ref, model, cfg.cache_dir),
         dtype=str(next(model.parameters()).dtype).removeprefix("torch.") if not cfg.load_in_4bit else str(dtype).removeprefix("torch."),
         quantization="nf4" if cfg.load_in_4bit else "none", device=device, load_s=load_s,
     )
+
+
+def base_fingerprint(ref: BaseRef, model, cache_dir: Path) -> str:
+    """sha256 over a local base's weight files (memoised under cache_dir), or the hub id + commit it loaded."""
+    if ref.local:
+        return fingerprint_dir_cached(Path(ref.source), cache_dir / "fingerprints.json")
+    return fingerprint_text("hub", ref.source, getattr(model.config, "_commit_hash", None) or "unknown-revision")
 
 
 def _adapter_shapes(spec: AdapterSpec) -> dict[str, list[int]]:

@@ -12,10 +12,8 @@ import fnmatch
 import logging
 from pathlib import Path
 
-import tasks as project_tasks
 from harness.errors import ConfigError
-
-PROJECT_TASKS_DIR = Path(project_tasks.__file__).resolve().parent
+from tasks import PROJECT_DIR as PROJECT_TASKS_DIR
 
 
 def _quiet_lm_eval() -> None:

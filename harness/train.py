@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness import results
 from harness.errors import HarnessError
-from harness.train_config import Format, TrainConfig
+from harness.train_config import TrainConfig
 from harness.training_log import overfitting_verdict, rows_from_history, to_csv
 
 CONFIG_FILE = "train_config.json"
@@ -144,9 +144,8 @@ def run(cfg: TrainConfig, callbacks: tuple = (), registry=None) -> Path:
     )
     from transformers.integrations import TensorBoardCallback
 
-    from harness.config import resolve_base
-    from harness.fingerprint import fingerprint_dir_cached, fingerprint_text
-    from harness.models import pick_device
+    from harness.config import default_cache_dir, resolve_base
+    from harness.models import base_fingerprint, pick_device
     from harness.train_data import prepare
 
     out = Path(cfg.out).expanduser()
@@ -218,8 +217,7 @@ def run(cfg: TrainConfig, callbacks: tuple = (), registry=None) -> Path:
     results.atomic_write_text(out / LOG_FILE, to_csv(rows))
     train_losses = [r["loss"] for r in rows if "loss" in r]
     tokens = int(trainer.state.num_input_tokens_seen or 0)
-    base_fp = (fingerprint_dir_cached(Path(ref.source), Path.home() / ".cache" / "harness" / "fingerprints.json")
-               if ref.local else fingerprint_text("hub", ref.source, getattr(model.config, "_commit_hash", None) or "?"))
+    base_fp = base_fingerprint(ref, model, default_cache_dir())
     summary = {
         "schema": "harness.train/1",
         "config": cfg.to_json(),
@@ -246,6 +244,3 @@ def run(cfg: TrainConfig, callbacks: tuple = (), registry=None) -> Path:
           f"{warn}; adapter in {out}{where}")
     return out
 
-
-def format_names() -> list[str]:
-    return [f.value for f in Format]

@@ -131,14 +131,6 @@ def read_corpus(path: str | Path, key: str = "data") -> list[dict]:
     return docs
 
 
-def local_or_hub(metadata: dict, key: str, family: str):
-    """The user's file for this task family, or None to use the default hub dataset."""
-    value = metadata.get(key)
-    if value in (None, ""):
-        return None
-    return value
-
-
 def hub_dataset(name: str, split: str, family: str, key: str, config: str | None = None):
     """A default dataset from the hub (the user asked for this task without giving a file)."""
     import datasets
