@@ -134,30 +134,37 @@ def bleu4_corpus(pairs: Sequence[tuple[str, str]], method: str = BLEU_SMOOTHING)
     return float(corpus_bleu(refs, hyps, weights=(0.25,) * 4, smoothing_function=_smoothing(method)))
 
 
-# --- LLaMA-Factory's convention (jieba words for ROUGE, characters for BLEU-4 method3, x100) ------------------
+# --- LLaMA-Factory's convention: its ComputeSimilarity (src/llamafactory/train/sft/metric.py), per sample ---------
 
 def llamafactory_scores(prediction: str, reference: str) -> dict[str, float]:
-    """The per-sample scores LLaMA-Factory's compute_metrics reports (before its mean): rouge-1/2/l, bleu-4, x100."""
+    """The per-sample scores LLaMA-Factory's ComputeSimilarity records before its mean: rouge-1/2/l from the
+    `rouge-chinese` package on jieba words, BLEU-4 on characters with nltk smoothing method3, each F x100 rounded to
+    4 places. rouge-chinese is used itself, not imitated: it counts each distinct n-gram once (rouge-score counts
+    repeats), so on answers that repeat a word or a "，" the two packages differ by many points."""
     try:
         import jieba
+        from rouge_chinese import Rouge
     except ImportError:
-        raise ImportError("the LLaMA-Factory convention needs jieba: pip install jieba") from None
-    from rouge_score import rouge_scorer
+        raise ImportError("the LLaMA-Factory convention needs jieba and rouge-chinese: pip install 'adapter-harness[zh]'") from None
+    from nltk.translate.bleu_score import sentence_bleu
 
-    hyp = [w for w in jieba.cut(prediction) if w.strip()]
-    ref = [w for w in jieba.cut(reference) if w.strip()]
-
-    class _Joined:  # jieba's words are the tokens; rouge-score must not re-split them
-        def tokenize(self, text):
-            return text.split("\x00") if text else []
-
-    if not hyp or not ref:
-        out = {"rouge-1": 0.0, "rouge-2": 0.0, "rouge-l": 0.0}
+    _quiet_jieba(jieba)
+    hypothesis, ref_words = list(jieba.cut(prediction)), list(jieba.cut(reference))
+    if len(" ".join(hypothesis).split()) == 0 or len(" ".join(ref_words).split()) == 0:
+        result = {"rouge-1": {"f": 0.0}, "rouge-2": {"f": 0.0}, "rouge-l": {"f": 0.0}}
     else:
-        s = rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=_Joined()).score("\x00".join(ref), "\x00".join(hyp))
-        out = {"rouge-1": s["rouge1"].fmeasure * 100, "rouge-2": s["rouge2"].fmeasure * 100, "rouge-l": s["rougeL"].fmeasure * 100}
-    out["bleu-4"] = bleu4(prediction, reference, method="method3", tokens=list) * 100
+        result = Rouge().get_scores(" ".join(hypothesis), " ".join(ref_words))[0]
+    out = {k: round(v["f"] * 100, 4) for k, v in result.items()}
+    bleu = sentence_bleu([list(reference)], list(prediction), smoothing_function=_smoothing("method3"))
+    out["bleu-4"] = round(float(bleu) * 100, 4)
     return out
+
+
+def _quiet_jieba(jieba) -> None:
+    # jieba prints "Building prefix dict ..." to stderr on first use; a run's console is ours.
+    import logging
+
+    jieba.setLogLevel(logging.CRITICAL)
 
 
 # --- five-class rating F1 (scikit-learn) ----------------------------------------------------------------------

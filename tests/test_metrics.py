@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu, sentence_bleu
 from rouge_score import rouge_scorer
@@ -143,17 +144,88 @@ def test_docqa_process_results():
     assert out["bleu4_corpus"] == ("the cat sat on the mat", "the cat is on the mat")
 
 
-def test_llamafactory_convention():
-    jieba = pytest.importorskip("jieba")  # the dev extra installs it; the convention itself is optional
+def _llamafactory_compute_similarity(preds: list[str], labels: list[str]) -> dict[str, float]:
+    """A separate transcription of LLaMA-Factory's ComputeSimilarity.__call__ (src/llamafactory/train/sft/metric.py):
+    per-sample scores appended to score_dict, then the mean of each list."""
+    import jieba
+    import numpy as np
+    from rouge_chinese import Rouge
 
-    pred, ref = "今天天气很好", "今天天气不错"
-    got = metrics.llamafactory_scores(pred, ref)
-    hyp, gold = list(jieba.cut(pred)), list(jieba.cut(ref))  # ['今天天气', '很', '好'], ['今天天气', '不错']
-    common = len(set(hyp) & set(gold))
-    p, r = common / len(hyp), common / len(gold)
-    assert got["rouge-1"] == pytest.approx(100 * 2 * p * r / (p + r))
-    assert got["bleu-4"] == pytest.approx(100 * sentence_bleu([list(ref)], list(pred),
-                                                              smoothing_function=SmoothingFunction().method3))
+    score_dict = {"rouge-1": [], "rouge-2": [], "rouge-l": [], "bleu-4": []}
+    for pred, label in zip(preds, labels):
+        hypothesis = list(jieba.cut(pred))
+        reference = list(jieba.cut(label))
+        if len(" ".join(hypothesis).split()) == 0 or len(" ".join(reference).split()) == 0:
+            result = {"rouge-1": {"f": 0.0}, "rouge-2": {"f": 0.0}, "rouge-l": {"f": 0.0}}
+        else:
+            rouge = Rouge()
+            scores = rouge.get_scores(" ".join(hypothesis), " ".join(reference))
+            result = scores[0]
+        for k, v in result.items():
+            score_dict[k].append(round(v["f"] * 100, 4))
+        bleu_score = sentence_bleu([list(label)], list(pred), smoothing_function=SmoothingFunction().method3)
+        score_dict["bleu-4"].append(round(bleu_score * 100, 4))
+    return {k: float(np.mean(v)) for k, v in score_dict.items()}
+
+
+# Repeated words and punctuation (where rouge-chinese and rouge-score disagree), mixed zh/en, empty sides.
+LF_PAIRS = [
+    ("今天天气很好", "今天天气不错"),
+    ("的的的的的", "我的书的封面"),
+    ("打开控制台，点击存储桶，然后点击上传，再点击确认。", "在控制台中，选择存储桶，然后选择上传。"),
+    ("，，，。。。", "，。"),
+    ("使用 aws s3 cp 命令复制文件。使用 aws s3 ls 命令列出文件。", "使用 aws s3 cp 命令。"),
+    ("Use the AWS CLI to create a bucket.", "Create the bucket with the AWS CLI."),
+    ("the the the the", "the cat sat on the mat"),
+    ("可以，可以，可以。", "可以。"),
+    ("Amazon S3 是对象存储服务，S3 提供高持久性。", "Amazon S3 是一种对象存储服务。"),
+    ("", "非空的参考答案"),
+    ("非空的预测", ""),
+    ("", ""),
+    ("   ", "空白的预测"),
+    ("IAM 角色 IAM 角色 IAM 角色", "IAM 角色"),
+    ("是的。是的。是的。", "是的"),
+    ("首先，登录控制台；其次，打开 EC2；最后，启动实例。", "登录控制台，打开 EC2，启动实例。"),
+    ("Lambda functions run code without servers; Lambda scales automatically.", "AWS Lambda runs code without provisioning servers."),
+    ("不知道", "答案是：使用 CloudFormation 模板。"),
+    ("答案是：使用 CloudFormation 模板。", "答案是：使用 CloudFormation 模板。"),
+    ("1. 创建用户 2. 创建组 3. 添加用户到组", "创建用户并将用户添加到组"),
+    ("？！？！", "？"),
+    ("EC2 EC2 EC2 EC2 EC2 实例", "EC2 实例"),
+    ("Yes, yes, yes.", "Yes."),
+    ("数据被加密。数据被复制。数据被备份。", "数据被加密并复制到多个可用区。"),
+]
+
+
+def test_llamafactory_convention_equals_its_compute_similarity():
+    from tasks.docqa import utils as docqa
+
+    assert len(LF_PAIRS) >= 20
+    per_sample = [docqa.process_results_llamafactory({"answer": ref}, [pred]) for pred, ref in LF_PAIRS]
+    ours = {k: float(np.mean([s[f"lf_{k.replace('-', '')}".replace("rougel", "rougeL")] for s in per_sample]))
+            for k in ("rouge-1", "rouge-2", "rouge-l", "bleu-4")}
+    theirs = _llamafactory_compute_similarity([p for p, _ in LF_PAIRS], [r for _, r in LF_PAIRS])
+    assert ours == pytest.approx(theirs, abs=1e-4)
+    for (pred, ref), s in zip(LF_PAIRS, per_sample):  # and per sample, not only on average
+        one = _llamafactory_compute_similarity([pred], [ref])
+        assert [s["lf_rouge1"], s["lf_rouge2"], s["lf_rougeL"], s["lf_bleu4"]] == pytest.approx(
+            [one["rouge-1"], one["rouge-2"], one["rouge-l"], one["bleu-4"]], abs=1e-4), (pred, ref)
+
+
+def test_llamafactory_rouge_counts_distinct_ngrams():
+    """Why rouge-chinese and not rouge-score: "IAM 角色" said three times against "IAM 角色" once is 100 for
+    rouge-chinese (each distinct word counted once) and 50 for rouge-score (precision 2/6)."""
+    pred, ref = "IAM 角色 IAM 角色 IAM 角色", "IAM 角色"
+    assert metrics.llamafactory_scores(pred, ref)["rouge-1"] == 100.0
+    import jieba
+
+    class Words:
+        def tokenize(self, text):
+            return text.split()
+
+    repeats = rouge_scorer.RougeScorer(["rouge1"], tokenizer=Words()).score(
+        " ".join(jieba.cut(ref)), " ".join(jieba.cut(pred)))["rouge1"].fmeasure * 100
+    assert repeats == pytest.approx(50.0)
 
 
 def test_local_evaluate_modules_load_offline():
