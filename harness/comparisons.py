@@ -21,6 +21,34 @@ def doc_values(rows: list[dict], metric: str, flt: str | None, key: str = "doc_i
     return out
 
 
+GROUPED = "macro_by_group"  # per-document values are [group, value]; the task's score is the mean of group means
+
+
+def group_values(values: dict, group: str) -> dict:
+    """The per-document values of one group of a grouped metric, as plain numbers."""
+    return {d: v[1] for d, v in values.items() if isinstance(v, (list, tuple)) and v[0] == group}
+
+
+def add_group_scores(run: dict, samples) -> None:
+    """For a metric aggregated by group (general_mc's acc_macro: [subject, correct] per question), one score row per
+    group and arm, `metric[group]`, from the samples; idempotent (rows from an earlier call are replaced)."""
+    run["scores"] = [s for s in run["scores"] if "group" not in s]
+    extra = []
+    for s in run["scores"]:
+        raw = s["metric"].split(":")[0]
+        agg = (run["tasks"].get(s["task"], {}).get("aggregations") or {}).get(raw)
+        if agg != GROUPED:
+            continue
+        values = doc_values(samples(s["arm"], s["task"]), raw, s.get("filter"))
+        groups = sorted({v[0] for v in values.values() if isinstance(v, (list, tuple))})
+        for g in groups:
+            vs = list(group_values(values, g).values())
+            extra.append({"task": s["task"], "metric": f"{raw.removesuffix('_macro')}[{g}]", "filter": s.get("filter"),
+                          "arm": s["arm"], "value": sum(vs) / len(vs), "stderr": None, "ci95": None, "n": len(vs),
+                          "higher_is_better": s.get("higher_is_better"), "group": g, "of": raw})
+    run["scores"] += extra
+
+
 def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = 0) -> dict:
     """Compute every (task, metric, adapter arm) comparison against the base arm, in place; returns `run`."""
     cache: dict[tuple[str, str], list[dict]] = {}
@@ -31,18 +59,26 @@ def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = 0) -> dict
             cache[(arm, task)] = results.read_samples(run_dir, arm, task) if path.exists() else []
         return cache[(arm, task)]
 
+    add_group_scores(run, samples)
+
+    def metric_values(score: dict, arm: str) -> tuple[dict, str]:
+        """(per-document values, aggregation) of one score row for one arm."""
+        if "group" in score:
+            return group_values(doc_values(samples(arm, score["task"]), score["of"], score.get("filter")), score["group"]), "mean"
+        raw = score["metric"].split(":")[0]
+        agg = (run["tasks"].get(score["task"], {}).get("aggregations") or {}).get(raw, "mean")
+        return doc_values(samples(arm, score["task"]), raw, score.get("filter")), agg
+
     arms = [a["name"] for a in run["arms"]]
     comparisons = []
     for s in run["scores"]:
-        raw = s["metric"].split(":")[0]
-        agg = (run["tasks"].get(s["task"], {}).get("aggregations") or {}).get(raw, "mean")
-        values = doc_values(samples(s["arm"], s["task"]), raw, s.get("filter"))
+        values, agg = metric_values(s, s["arm"])
         if s.get("ci95") is None and values:
             s["ci95"] = stats.value_ci(list(values.values()), agg, resamples, seed)
         if s["arm"] != "base":
             continue
         for arm in arms[1:]:
-            tuned = doc_values(samples(arm, s["task"]), raw, s.get("filter"))
+            tuned, _ = metric_values(s, arm)
             docs = sorted(set(values) & set(tuned))
             c = stats.compare([values[d] for d in docs], [tuned[d] for d in docs], agg, resamples, seed)
             if c is None:

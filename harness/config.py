@@ -20,7 +20,7 @@ from harness.results import RUN_FILE
 # --data KEY=PATH -> the task metadata field the project's tasks read (stock lm-eval: --metadata '{"FIELD": PATH}').
 DATA_KEYS = {"yelp": "yelp_data", "docqa": "docqa_data", "docqa_documents": "docqa_documents",
              "perplexity": "perplexity_data", "perplexity_general": "perplexity_general_data",
-             "general_qa": "general_qa_data"}
+             "general_qa": "general_qa_data", "general_mc": "general_mc_data"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

@@ -49,6 +49,9 @@ def _aggregators() -> dict[str, Callable[[Sequence], float]]:
         out[name] = getattr(yelp, name)
     for name in ("rouge1_corpus", "rouge2_corpus", "rougeL_corpus", "bleu4_corpus"):
         out[name] = getattr(docqa, name)
+    from tasks.general_mc import utils as general_mc
+
+    out["macro_by_group"] = general_mc.macro_by_group
     return out
 
 
@@ -119,6 +122,25 @@ def _rouge_corpus(m: np.ndarray) -> np.ndarray:
     return np.divide(2 * p * r, p + r, out=np.zeros(len(m)), where=(p + r) > 0)
 
 
+def _group_array(values) -> np.ndarray:
+    codes: dict = {}
+    return np.asarray([[codes.setdefault(g, len(codes)), float(v)] for g, v in values], dtype=float)
+
+
+def _group_macro(m: np.ndarray) -> np.ndarray:
+    """Mean of per-group means for each of R resamples, from (R, n, 2) [group code, value] arrays; a group absent
+    from a resample does not count (as when the metric is computed on that sample directly)."""
+    r, n = m.shape[:2]
+    codes = m[..., 0].astype(np.int64)
+    g = int(codes.max()) + 1 if codes.size else 1
+    flat = (np.arange(r)[:, None] * g + codes).ravel()
+    sums = np.bincount(flat, weights=m[..., 1].ravel(), minlength=r * g).reshape(r, g)
+    counts = np.bincount(flat, minlength=r * g).reshape(r, g)
+    means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    present = (counts > 0).sum(1)
+    return np.divide(means.sum(1), present, out=np.zeros(r), where=present > 0)
+
+
 def _vector_spec(aggregation: str):
     pairs = lambda vs: np.asarray(vs, dtype=np.int64)  # noqa: E731
     floats = lambda vs: np.asarray(vs, dtype=float)  # noqa: E731
@@ -130,6 +152,8 @@ def _vector_spec(aggregation: str):
         return pairs, lambda m: _class_accuracy(m, aggregation.endswith("_drop"))
     if aggregation.startswith("f1_") and aggregation.split("_")[1] in ("micro", "macro", "weighted"):
         return pairs, lambda m: _class_f1(m, aggregation.split("_")[1], aggregation.endswith("_drop"))
+    if aggregation == "macro_by_group":
+        return _group_array, _group_macro
     if aggregation == "weighted_perplexity":
         return floats, lambda m: np.exp(-np.divide(*_ratio_sum(m)))
     if aggregation == "bits_per_byte":

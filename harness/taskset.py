@@ -10,9 +10,10 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import logging
+import os
 from pathlib import Path
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 from tasks import PROJECT_DIR as PROJECT_TASKS_DIR
 
 
@@ -71,14 +72,47 @@ def task_digest(name: str, tm, metadata: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _hub_dataset_of(name: str, tm, error: Exception) -> str:
+    entry = tm.task_index.get(name)
+    cfg = getattr(entry, "cfg", None) or {}
+    if cfg.get("dataset_path"):
+        return cfg["dataset_path"] + (f" ({cfg['dataset_name']})" if cfg.get("dataset_name") else "")
+    import re
+
+    m = re.search(r"'([\w.-]+/[\w.-]+)'", str(error))
+    return m.group(1) if m else "its dataset"
+
+
+def _hub_problem(name: str, tm, error: Exception) -> str:
+    dataset = _hub_dataset_of(name, tm, error)
+    offline = " (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") in ("1", "true") \
+        or os.environ.get("HF_DATASETS_OFFLINE") in ("1", "true") else ""
+    if name.startswith("mmlu"):
+        fix = ("run MMLU from local hendrycks CSV files instead: --tasks general_mc --data general_mc=<folder with "
+               "dev/ and test/>")
+    else:
+        fix = ("download it once with network access, or copy the task's YAML into a folder with dataset_path set to "
+               "local files and pass --include-path (README: Bring your own task)")
+    return f"--tasks {name}: its dataset {dataset} is on the Hugging Face hub and could not be loaded{offline}; {fix}"
+
+
+def _load_task(name: str, tm) -> dict:
+    try:
+        return tm.load([name])
+    except HarnessError:
+        raise
+    except (ConnectionError, OSError) as e:  # datasets' offline and not-found errors are both
+        raise ConfigError([_hub_problem(name, tm, e)]) from None
+
+
 def preload(names: list[str], tm) -> dict:
-    """Build every task once, now: bad data is reported before the model loads, and every arm reuses the built
-    task (its dataset read and processed once, not once per arm)."""
+    """Build every task once, now: bad data, and a hub dataset that cannot be reached, are reported before the model
+    loads, and every arm reuses the built task (its dataset read and processed once, not once per arm)."""
     out = {}
     for name in names:
         if any(c in name for c in "*?["):
             continue  # a glob: lm-eval expands it per call
-        loaded = tm.load([name])
+        loaded = _load_task(name, tm)
         obj = loaded["tasks"].get(name) or (loaded.get("groups") or {}).get(name)
         if obj is not None:
             out[name] = obj
