@@ -18,7 +18,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 APP = "harness-registry"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Index i holds the statements that take a registry from version i to i + 1.
 MIGRATIONS: list[list[str]] = [
     [
@@ -38,7 +38,17 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX scores_by_metric ON scores (task, metric)",
         "CREATE INDEX scores_by_adapter ON scores (adapter_name)",
     ],
+    # 1 -> 2: which task definition and which documents a score was measured on, so `best` compares like with like.
+    ["ALTER TABLE scores ADD COLUMN task_key TEXT"],
 ]
+
+
+def task_key(run: dict, task: str) -> str | None:
+    """'<task definition hash>|<documents hash>': two scores are comparable only when both agree."""
+    info = run.get("tasks", {}).get(task) or {}
+    if not info.get("config_hash"):
+        return None
+    return f"{info['config_hash']}|{info.get('documents') or 'n=' + str(info.get('n_docs'))}"
 
 
 def default_path() -> Path:
@@ -196,12 +206,20 @@ class Registry:
                  run["base"]["fingerprint"], json.dumps(run["arms"]), _now()),
             )
             self.conn.executemany(
-                "INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run["run_id"], s["arm"], adapter_names.get(s["arm"]), fps.get(s["arm"]), s["task"], s["metric"],
                   s["value"], s.get("stderr"), *(s.get("ci95") or (None, None)), s.get("n"),
-                  None if s.get("higher_is_better") is None else int(s["higher_is_better"]))
+                  None if s.get("higher_is_better") is None else int(s["higher_is_better"]), task_key(run, s["task"]))
                  for s in run["scores"]],
             )
+
+    def task_sizes(self) -> dict[str, list[tuple[str, int]]]:
+        """run_id -> [(task, documents)] from the recorded scores."""
+        out: dict[str, list] = {}
+        for r in self.conn.execute("SELECT run_id, task, MAX(n) FROM scores WHERE arm = 'base' GROUP BY run_id, task "
+                                   "ORDER BY run_id, task"):
+            out.setdefault(r[0], []).append((r[1], r[2]))
+        return out
 
     def runs(self) -> list[dict]:
         return [dict(r) for r in self.conn.execute("SELECT * FROM runs ORDER BY created, run_id")]
@@ -240,17 +258,31 @@ class Registry:
         return [dict(r) for r in rows]
 
     def best(self, task: str, metric: str) -> list[dict]:
-        """Adapter arms ranked by their best value of task/metric (direction from higher_is_better)."""
+        """Adapter arms ranked by task/metric (direction from higher_is_better), like with like: only scores
+        measured with the same task definition on the same documents as the newest run's are ranked
+        (`comparable` true); the others are returned after them with `comparable` false and the reason."""
         rows = [dict(r) for r in self.conn.execute(
-            "SELECT s.adapter_name, s.arm, s.value, s.higher_is_better, s.run_id, r.created FROM scores s "
-            "JOIN runs r USING (run_id) WHERE s.task = ? AND s.metric = ? AND s.adapter_fingerprint IS NOT NULL",
-            (task, metric))]
+            "SELECT s.adapter_name, s.arm, s.value, s.n, s.higher_is_better, s.task_key, s.run_id, r.created "
+            "FROM scores s JOIN runs r USING (run_id) WHERE s.task = ? AND s.metric = ? "
+            "AND s.adapter_fingerprint IS NOT NULL", (task, metric))]
         if not rows:
             known = sorted({f"{r[0]}/{r[1]}" for r in self.conn.execute("SELECT DISTINCT task, metric FROM scores")})
             raise HarnessError(f"registry: no adapter scores for task '{task}', metric '{metric}'"
                                + (f"; recorded: {', '.join(known[:20])}" if known else "; no runs recorded yet"))
         lower = rows[0]["higher_is_better"] == 0
-        rows.sort(key=lambda r: r["value"], reverse=not lower)
+        newest = max(rows, key=lambda r: (r["created"], r["run_id"]))
+        for r in rows:
+            same = r["task_key"] is not None and r["task_key"] == newest["task_key"]
+            r["comparable"] = same
+            if same:
+                r["reason"] = ""
+            elif r["task_key"] is None:
+                r["reason"] = "recorded before the registry kept task definitions"
+            elif r["task_key"].split("|")[0] != (newest["task_key"] or "").split("|")[0]:
+                r["reason"] = "another task definition (prompt, settings or data source)"
+            else:
+                r["reason"] = f"other documents (n={r['n']} vs n={newest['n']} in the newest run)"
+        rows.sort(key=lambda r: (not r["comparable"], r["value"] if lower else -r["value"]))
         return rows
 
 

@@ -83,11 +83,23 @@ def run(a) -> int:
         print(f"accepted run {r['run_id']} ({r['directory']}) as the baseline for base {r['base_name']}")
     elif cmd == "runs":
         runs = reg.runs()
+        sizes = reg.task_sizes()
         print(json.dumps(runs, indent=2) if a.json else _table(
-            [dict(r, arms=", ".join(x["name"] for x in json.loads(r["arms"]))) for r in runs],
-            ["run_id", "created", "base_name", "arms", "accepted", "directory"]))
+            [dict(r, arms=", ".join(x["name"] for x in json.loads(r["arms"])),
+                  tasks=", ".join(f"{t} (n={n})" for t, n in sizes.get(r["run_id"], []))) for r in runs],
+            ["run_id", "created", "base_name", "arms", "tasks", "accepted", "directory"]))
     elif cmd == "best":
         rows = reg.best(a.task, a.metric)
-        print(json.dumps(rows, indent=2) if a.json else _table(rows, ["adapter_name", "arm", "value", "run_id", "created"]))
+        if a.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            ranked = [r for r in rows if r["comparable"]]
+            others = [r for r in rows if not r["comparable"]]
+            print(f"ranked: {a.task}/{a.metric} on the task definition and documents of the newest run "
+                  f"(n={ranked[0]['n']})")
+            print(_table(ranked, ["adapter_name", "arm", "value", "n", "run_id", "created"]))
+            if others:
+                print("\nnot ranked with them (not measured on the same task definition and documents):")
+                print(_table(others, ["adapter_name", "arm", "value", "n", "run_id", "reason"]))
     reg.close()
     return 0

@@ -5,9 +5,10 @@ Reads only the run directory, so `harness report` can (re)compute them for any r
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from harness import results, stats
+from harness import diagnostics, results, stats
 
 
 def doc_values(rows: list[dict], metric: str, flt: str | None, key: str = "doc_id") -> dict:
@@ -60,6 +61,11 @@ def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = 0) -> dict
         return cache[(arm, task)]
 
     add_group_scores(run, samples)
+    diagnostics.fill(run, samples)
+    for task, info in run["tasks"].items():  # which documents: the registry compares only scores on the same ones
+        hashes = sorted(str(r.get("doc_hash")) for r in samples("base", task))
+        if hashes:
+            info["documents"] = "sha256:" + hashlib.sha256("\n".join(hashes).encode()).hexdigest()
 
     def metric_values(score: dict, arm: str) -> tuple[dict, str]:
         """(per-document values, aggregation) of one score row for one arm."""
@@ -86,10 +92,15 @@ def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = 0) -> dict
             comparisons.append({
                 "task": s["task"], "metric": s["metric"], "arm": arm, "vs": "base", "delta": c.delta,
                 "ci95": c.ci95, "p_value": c.p_value, "test": c.test, "n": c.n,
-                "significant": c.p_value is not None and c.p_value < stats.ALPHA,
+                "significant": c.significant, "n_too_small": c.test == stats.N_TOO_SMALL, "min_n": c.min_n,
+                "unit": run["tasks"].get(s["task"], {}).get("unit", "document"),
                 "higher_is_better": s.get("higher_is_better"),
             })
     run["comparisons"] = comparisons
-    run.setdefault("statistics", {}).update({"resamples": resamples, "seed": seed, "alpha": stats.ALPHA,
-                                             "ci": "percentile bootstrap over documents, paired"})
+    run.setdefault("statistics", {}).update({
+        "resamples": resamples, "seed": seed, "alpha": stats.ALPHA, "min_pairs": stats.MIN_PAIRS,
+        "min_pairs_corpus": stats.MIN_PAIRS_CORPUS,
+        "ci": "the test inverted: sign-flip (exact for 0/1 data and n <= 16) for means of per-document values; "
+              "expanded percentile paired bootstrap, significant only with the paired permutation test, for corpus metrics",
+    })
     return run

@@ -70,14 +70,12 @@ def build_base(world: dict, out: Path, seed: int, quick: bool) -> Path:
 
 
 def run(out: Path, quick: bool = False, seed: int = 0) -> int:
-    import pandas as pd
-
     from harness import gate, gate_output, results, runner, train
     from harness.config import DType, RunConfig
     from harness.demo_world import write_world
     from harness.train_config import from_sources
     from reports import data as report_data
-    from reports import html, latex, markdown, plots, tables
+    from reports import document, html, latex, markdown, plots
 
     t_start = time.perf_counter()
     out = out.resolve()
@@ -126,11 +124,8 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> int:
     gate_output.write_all(verdicts, run_doc, run_dir / "gate.xml", run_dir / "gate.json")
     print(gate_output.console(verdicts))
 
-    head = tables.headline(rep)
     print("\nheadline (adapter - base on the same documents, 95% CI, * p<0.05):")
-    print(pd.DataFrame([{"task": r["task"], "metric": r["metric"], "base": tables.fmt(r["base"]),
-                         "adapter": tables.fmt(r["reviews"]), "delta [95% CI]": tables.delta_text(r, "reviews")}
-                        for _, r in head.iterrows()]).to_string(index=False))
+    print(document.console(document.headline_table(rep)))
     print(f"\ndemo finished in {time.perf_counter() - t_start:.0f}s. Everything is in {out}:\n"
           f"  base model      {base}\n  adapter         {adapter} (training_log.csv, train_summary.json)\n"
           f"  run directory   {run_dir} (run.json, samples/)\n  report          {run_dir / 'report.md'}, "

@@ -104,7 +104,9 @@ def parse_scores(res: dict) -> list[dict]:
                 continue
             stderr = vals.get(f"{metric}_stderr,{flt}")
             stderr = float(stderr) if isinstance(stderr, (int, float)) and stderr == stderr else None
-            ci = [value - 1.96 * stderr, value + 1.96 * stderr] if stderr is not None else None
+            # No normal-approximation CI here (it crosses 0 for F1 and ROUGE): comparisons.fill puts the bootstrap
+            # CI that the tables and plots show.
+            ci = None
             rows.append({
                 "task": task, "metric": _metric_name(metric, flt, n_filters), "filter": flt, "value": float(value),
                 "stderr": stderr, "ci95": ci, "n": n, "higher_is_better": hib.get(metric),
@@ -130,6 +132,8 @@ def sample_rows(samples: list[dict]) -> list[dict]:
             "filtered": _flatten([[r] for r in s.get("filtered_resps", [])]) if s.get("filtered_resps") else None,
             "metrics": {m: s.get(m) for m in s.get("metrics", [])},
         })
+        if len(args) > 1 and all(isinstance(a, (list, tuple)) and len(a) == 2 for a in args):
+            rows[-1]["choices"] = [a[1] for a in args]  # multiple choice: what each loglikelihood scored
     return rows
 
 
@@ -223,9 +227,10 @@ def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec
         aggs = _aggregations(task_obj) if task_obj is not None and name == task else {}
         aggs = aggs or _aggregations_from_config(res["configs"].get(name, {}))
         out.tasks[name]["aggregations"] = aggs
-        conventions = (res["configs"].get(name, {}).get("metadata") or {}).get("conventions")
-        if conventions:
-            out.tasks[name]["conventions"] = conventions
+        meta = res["configs"].get(name, {}).get("metadata") or {}
+        if meta.get("conventions"):
+            out.tasks[name]["conventions"] = meta["conventions"]
+        out.tasks[name]["unit"] = str(meta.get("unit") or "document")
     all_samples = [s for ss in res.get("samples", {}).values() for s in ss]
     out.timing[task] = {"seconds": round(seconds, 3), "tokens": _count_tokens(lm.tokenizer, all_samples),
                         "computed_requests": sum(lm.computed.values())}

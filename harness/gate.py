@@ -6,6 +6,9 @@ Rules (YAML, validated whole before anything is evaluated; every problem listed 
   improves       adapter - base >= margin (in the metric's good direction), optionally with the CI's lower bound > 0
   no_regression  candidate - baseline run >= -tolerance, optionally failing only when the drop is significant
   forgetting     on general tasks, adapter - base >= -budget, optionally failing only when the drop is significant
+                 (with "n too small" there is no test, so a drop beyond the budget is never excused)
+  not_degenerate a classification task's arm answers at least min_classes classes (default 2) and no one answer
+                 for more than max_majority_share of the documents (default 0.9): a constant predictor fails
 Rules select tasks, metrics and arms by name or glob (`general_*`); an omitted arm means every adapter arm.
 Exit codes: 0 every rule passed, 1 a rule failed, 2 a usage or config error.
 """
@@ -27,8 +30,9 @@ KINDS = {
     "no_regression": {"required": {"task", "metric"},
                       "optional": {"arm", "name", "tolerance", "significant_only", "baseline_arm"}},
     "forgetting": {"required": {"task", "metric", "budget"}, "optional": {"arm", "name", "significant_only"}},
+    "not_degenerate": {"required": {"task"}, "optional": {"arm", "name", "min_classes", "max_majority_share"}},
 }
-_NUMBER_FIELDS = {"value", "margin", "tolerance", "budget"}
+_NUMBER_FIELDS = {"value", "margin", "tolerance", "budget", "min_classes", "max_majority_share"}
 _BOOL_FIELDS = {"require_ci", "significant_only"}
 
 
@@ -52,7 +56,8 @@ class RuleResult:
     @property
     def name(self) -> str:
         r = self.rule
-        return r.get("name") or f"{r['kind']} {r['task']}/{r['metric']}" + (f" [{r['arm']}]" if r.get("arm") else "")
+        what = f"{r['task']}/{r['metric']}" if "metric" in r else r["task"]
+        return r.get("name") or f"{r['kind']} {what}" + (f" [{r['arm']}]" if r.get("arm") else "")
 
     @property
     def passed(self) -> bool:
@@ -114,13 +119,18 @@ def validate(rules: list, run: dict, baseline: dict | None, where: str) -> list[
                 problems.append(f"{at} ({kind}): '{f}' must be a name or glob, got {rule[f]!r}")
         if isinstance(rule.get("task"), str) and not _matches(rule["task"], tasks):
             problems.append(f"{at}: unknown task '{rule['task']}'" + _close(rule["task"], tasks))
+        elif kind == "not_degenerate" and isinstance(rule.get("task"), str):
+            classified = {d["task"] for d in run.get("diagnostics") or []}
+            if not _matches(rule["task"], classified):
+                problems.append(f"{at} (not_degenerate): '{rule['task']}' is not a classification task of this run "
+                                f"(classification tasks: {', '.join(sorted(classified)) or 'none'})")
         if isinstance(rule.get("metric"), str) and not _matches(rule["metric"], metrics):
             problems.append(f"{at}: unknown metric '{rule['metric']}'" + _close(rule["metric"], metrics))
         if isinstance(rule.get("arm"), str):
             allowed = adapters + (["base"] if kind in ("floor", "ceiling") else [])
             if not _matches(rule["arm"], allowed):
                 problems.append(f"{at}: unknown arm '{rule['arm']}'" + _close(rule["arm"], allowed))
-        if kind != "floor" and kind != "ceiling" and not adapters:
+        if kind not in ("floor", "ceiling") and not adapters:
             problems.append(f"{at} ({kind}): the run has no adapter arm to judge")
         if kind == "no_regression" and baseline is None:
             problems.append(f"{at} (no_regression): needs a baseline: --baseline RUN_DIR or --baseline registry:accepted")
@@ -132,7 +142,33 @@ def validate(rules: list, run: dict, baseline: dict | None, where: str) -> list[
 
 
 def _p(p) -> str:
-    return "n/a" if p is None else f"{p:.4g}"
+    from reports import numbers
+
+    return numbers.p_value(p)
+
+
+def _n(c: dict) -> str:
+    if c.get("test") == stats.N_TOO_SMALL:
+        return f"n={c.get('n')}, n too small (< {c.get('min_n', stats.MIN_PAIRS)}): no test"
+    return f"n={c.get('n')}"
+
+
+def _degenerate_checks(rule: dict, run: dict) -> list[Check]:
+    arms = [a["name"] for a in run["arms"][1:]]
+    if rule.get("arm"):
+        arms = _matches(rule["arm"], arms)
+    min_classes = int(rule.get("min_classes", 2))
+    max_share = float(rule.get("max_majority_share", 0.9))
+    out = []
+    for d in run.get("diagnostics") or []:
+        if d["arm"] not in arms or not fnmatch.fnmatchcase(d["task"], rule["task"]):
+            continue
+        ok = d["classes_predicted"] >= min_classes and d["majority_share"] <= max_share
+        detail = (f"{d['classes_predicted']} of {d['n_classes']} classes predicted (need >= {min_classes}); "
+                  f"most frequent answer {d['majority_answer']} for {100 * d['majority_share']:.1f}% of n={d['n']} "
+                  f"(limit {100 * max_share:.0f}%): {d['verdict']}")
+        out.append(Check(d["task"], "predictions", d["arm"], d["majority_share"], max_share, ok, detail))
+    return out
 
 
 def _score(run: dict, task: str, metric: str, arm: str) -> dict | None:
@@ -179,6 +215,10 @@ def evaluate(rules: list[dict], run: dict, run_dir: Path, baseline: dict | None 
     for i, rule in enumerate(rules, 1):
         res = RuleResult(i, rule)
         kind = rule["kind"]
+        if kind == "not_degenerate":
+            res.checks = _degenerate_checks(rule, run)
+            out.append(res)
+            continue
         for task, metric, arm in _targets(rule, run):
             s = _score(run, task, metric, arm)
             hib = s.get("higher_is_better")
@@ -186,7 +226,7 @@ def evaluate(rules: list[dict], run: dict, run_dir: Path, baseline: dict | None 
                 ok = s["value"] >= rule["value"] if kind == "floor" else s["value"] <= rule["value"]
                 sign = ">=" if kind == "floor" else "<="
                 res.checks.append(Check(task, metric, arm, s["value"], rule["value"], ok,
-                                        f"{s['value']:.4f} {sign} {rule['value']}"))
+                                        f"{s['value']:.4f} {sign} {rule['value']} (n={s.get('n')})"))
             elif kind in ("improves", "forgetting"):
                 c = comps.get((task, metric, arm))
                 if c is None:
@@ -198,13 +238,15 @@ def evaluate(rules: list[dict], run: dict, run_dir: Path, baseline: dict | None 
                 if kind == "improves":
                     margin = float(rule.get("margin", 0.0))
                     ok = gain >= margin and (not rule.get("require_ci") or (gain_lo is not None and gain_lo > 0))
-                    detail = f"gain {gain:+.4f} (CI low {gain_lo if gain_lo is None else round(gain_lo, 4)}) vs margin {margin}"
+                    low = "none" if gain_lo is None else f"{gain_lo:+.4f}"
+                    detail = f"gain {gain:+.4f} (CI low {low}; {_n(c)}) vs margin {margin}"
                     res.checks.append(Check(task, metric, arm, gain, margin, ok, detail))
                 else:
                     budget = float(rule["budget"])
                     beyond = gain < -budget
-                    ok = not beyond or (rule.get("significant_only", False) and not c.get("significant"))
-                    detail = f"change {gain:+.4f} (p={_p(c.get('p_value'))}) vs budget -{budget}"
+                    tested = c.get("p_value") is not None
+                    ok = not beyond or (rule.get("significant_only", False) and tested and not c.get("significant"))
+                    detail = f"change {gain:+.4f} (p={_p(c.get('p_value'))}; {_n(c)}) vs budget -{budget}"
                     res.checks.append(Check(task, metric, arm, gain, -budget, ok, detail))
             else:  # no_regression
                 barm = rule.get("baseline_arm") or arm
@@ -221,7 +263,8 @@ def evaluate(rules: list[dict], run: dict, run_dir: Path, baseline: dict | None 
                 change = _good(s["value"] - b["value"], hib)
                 tol = float(rule.get("tolerance", 0.0))
                 ok = change >= -tol
-                detail = f"{s['value']:.4f} vs baseline {b['value']:.4f}: change {change:+.4f}, tolerance {tol}"
+                detail = (f"{s['value']:.4f} (n={s.get('n')}) vs baseline {b['value']:.4f} (n={b.get('n')}): "
+                          f"change {change:+.4f}, tolerance {tol}")
                 if not ok and rule.get("significant_only"):
                     agg = (run["tasks"].get(task, {}).get("aggregations") or {}).get(metric.split(":")[0], "mean")
                     c = _paired_vs_baseline(run_dir, baseline_dir, task, metric, arm, barm, agg, s.get("filter"))

@@ -212,17 +212,12 @@ def _run_document(cfg, base, specs, task_info, scores, timing) -> dict:
 
 
 def print_table(run_dir: Path) -> None:
-    """The report's headline table on the console: task, metric, base, each adapter, delta [95% CI] and marker."""
-    from reports import data, tables
+    """The report's headline table on the console (the same table object report.md renders), and its warnings."""
+    from reports import data, document, text
 
     report = data.load([run_dir])
-    head = tables.headline(report)
-    if head.empty:
+    if report.scores.empty:
         return
-    arms = report.adapters
-    rows = [{"task": r["task"], "metric": r["metric"], "base": tables.fmt(r["base"]),
-             **{a: tables.fmt(r.get(a)) for a in arms}, **{f"delta {a} [95% CI]": tables.delta_text(r, a) for a in arms}}
-            for _, r in head.iterrows()]
-    import pandas as pd
-
-    print(pd.DataFrame(rows).to_string(index=False))
+    print(document.console(document.headline_table(report)))
+    for w in text.degenerate_warnings(report):
+        print(f"warning: {w}")

@@ -1,12 +1,21 @@
-"""Paired statistics for adapter - base deltas (numpy / scipy; no torch).
+"""Paired statistics for adapter - base deltas (numpy / scipy; no torch): one contract for every metric.
 
-Base and adapter answer the same documents, so every comparison is paired by document:
+Base and adapter answer the same documents, so every comparison is paired by document (the *unit*: a review, a
+question, a perplexity document with all its windows), and for every comparison the 95% CI and the p-value come
+from ONE procedure, so "CI excludes 0" and "p < 0.05" always agree:
 
-- CI: percentile bootstrap over documents (the same resampled documents for both arms), seeded and vectorised.
-- p-value: exact McNemar (scipy's binomial test on the discordant pairs) when both arms' per-document scores are 0/1
-  and the metric is their mean; otherwise a paired permutation test (each document's two scores swapped at random).
-- Corpus-level metrics (F1 over classes, corpus BLEU/ROUGE, perplexity from summed NLL) are recomputed from the
-  resampled documents on every resample, never averaged from per-document values.
+- Metrics that are a mean of per-document values (accuracy, exact match, token F1, per-answer ROUGE/BLEU, n_parsed):
+  the paired sign-flip test of the mean difference. 0/1 values: computed exactly at any n (at delta 0 it is the exact
+  McNemar test). Other values: every sign pattern enumerated when n <= EXACT_MAX_N, random sign patterns otherwise.
+  The CI is the test inverted: every shift delta0 the test does not reject at 5% when applied to d - delta0.
+- Corpus metrics (F1 over classes, corpus ROUGE/BLEU, perplexity from summed NLL, macro averages by group): a paired
+  bootstrap over documents, the metric recomputed on each resample; the CI is the expanded percentile interval
+  (percentiles widened by sqrt(n/(n-1)) * t_{n-1} for small-sample coverage) and the p-value is that interval
+  inverted: the largest level at which the interval still excludes 0.
+- Below MIN_PAIRS paired units (MIN_PAIRS_CORPUS for corpus metrics) there is no comparison: the record says
+  "n too small", with no CI and no p-value.
+
+tests/test_stats_simulation.py checks CI coverage and A/A false alarms by simulation for every metric kind.
 """
 
 from __future__ import annotations
@@ -55,6 +64,13 @@ def _aggregators() -> dict[str, Callable[[Sequence], float]]:
     return out
 
 
+MIN_PAIRS = 10  # means of per-document values: fewer paired units than this is "n too small" (no CI, no p-value)
+MIN_PAIRS_CORPUS = 20  # corpus metrics: the bootstrap needs more units to cover (see tests/test_stats_simulation.py)
+EXACT_MAX_N = 16  # up to 2**16 sign patterns are enumerated
+_BINARY_GRID_MAX = 250_000  # exact 0/1 inversion: (discordant+1)**2 grid points; above it, random sign patterns
+N_TOO_SMALL = "n too small"
+
+
 @dataclass
 class Comparison:
     delta: float
@@ -62,6 +78,11 @@ class Comparison:
     p_value: float | None
     test: str
     n: int
+    min_n: int = MIN_PAIRS
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.p_value < ALPHA
 
 
 def _is_numeric(values) -> bool:
@@ -165,6 +186,163 @@ def _vector_spec(aggregation: str):
     return None
 
 
+# --- the sign-flip family: a mean of per-document values ---------------------------------------------------------
+
+def _mean_values(aggregation: str, values: Sequence) -> tuple[np.ndarray, float] | None:
+    """Per-document numbers whose mean (times a scale) is the metric, or None for a corpus metric."""
+    if aggregation == "mean" and _is_numeric(values):
+        return np.asarray(values, dtype=float), 1.0
+    if aggregation == "count" and _is_numeric(values):
+        return np.asarray(values, dtype=float), float(len(values))
+    if aggregation == "accuracy":  # [gold, pred] pairs: the mean of gold == pred
+        m = np.asarray(values, dtype=np.int64)
+        return (m[:, 0] == m[:, 1]).astype(float), 1.0
+    return None
+
+
+def _sign_matrix(n: int, resamples: int, rng) -> np.ndarray | None:
+    if n <= EXACT_MAX_N:
+        codes = np.arange(2 ** n)[:, None] >> np.arange(n)[None, :] & 1
+        return (1 - 2 * codes).astype(float)  # every pattern, the identity (all +1) included
+    if not resamples:
+        return None
+    return np.where(rng.random((resamples, n)) < 0.5, -1.0, 1.0)
+
+
+def _signflip_p(d: np.ndarray, shift: float, signs: np.ndarray, exact: bool) -> float:
+    x = d - shift
+    t = abs(x.sum())
+    hits = np.sum(np.abs(signs @ x) >= t - 1e-9 * max(1.0, t))
+    return float(hits / len(signs)) if exact else float((1 + hits) / (1 + len(signs)))
+
+
+def _binary_p(c_pos: int, c_neg: int, c_zero: int, shift: float) -> float:
+    """Exact sign-flip p-value for d in {-1, 0, +1} shifted by `shift`: T = sum s_i (d_i - shift) is a sum of three
+    independent scaled binomials; at shift 0 this is the exact McNemar test."""
+    from scipy.stats import binom
+
+    n = c_pos + c_neg + c_zero
+    t = abs(c_pos - c_neg - n * shift)
+    tol = 1e-9 * max(1.0, t)
+    x1 = np.arange(c_pos + 1)[:, None]
+    x2 = np.arange(c_neg + 1)[None, :]
+    a = (1 - shift) * (2 * x1 - c_pos) + (-1 - shift) * (2 * x2 - c_neg)
+    w = binom.pmf(x1, c_pos, 0.5) * binom.pmf(x2, c_neg, 0.5)
+    if c_zero == 0 or shift == 0:
+        return float(min(1.0, np.sum(w * (np.abs(a) >= t - tol))))
+    # B = -shift * (2 X0 - c_zero); P(A + B >= t) + P(A + B <= -t), over X0 ~ Bin(c_zero, 1/2)
+    k_hi = (c_zero - (t - tol - a) / shift) / 2  # A + B >= t  <=>  X0 <= k_hi (shift > 0) or X0 >= k_hi (shift < 0)
+    k_lo = (c_zero + (t - tol + a) / shift) / 2  # A + B <= -t <=>  X0 >= k_lo (shift > 0) or X0 <= k_lo (shift < 0)
+    if shift > 0:
+        p = binom.cdf(np.floor(k_hi + 1e-12), c_zero, 0.5) + binom.sf(np.ceil(k_lo - 1e-12) - 1, c_zero, 0.5)
+    else:
+        p = binom.sf(np.ceil(k_hi - 1e-12) - 1, c_zero, 0.5) + binom.cdf(np.floor(k_lo + 1e-12), c_zero, 0.5)
+    return float(min(1.0, np.sum(w * np.minimum(p, 1.0))))
+
+
+def _invert(p_of, center: float, scale: float) -> list[float]:
+    """The shifts the test does not reject: bisection outwards from the estimate, where p is 1."""
+    step = max(scale, 1e-12)
+    bounds = []
+    for direction in (-1.0, 1.0):
+        inside, outside = center, center + direction * step
+        for _ in range(60):
+            if p_of(outside) < ALPHA:
+                break
+            inside, outside = outside, center + 2 * (outside - center)
+        while abs(outside - inside) > 1e-7 * step:
+            mid = (inside + outside) / 2
+            if p_of(mid) >= ALPHA:
+                inside = mid
+            else:
+                outside = mid
+        bounds.append(inside)
+    return bounds
+
+
+def _signflip(d: np.ndarray, factor: float, resamples: int, rng) -> Comparison:
+    n = len(d)
+    mean = float(d.mean())
+    scale = float(np.abs(d).max()) or 1.0
+    if set(np.unique(d)) <= {-1.0, 0.0, 1.0}:
+        c_pos, c_neg = int(np.sum(d == 1)), int(np.sum(d == -1))
+        c_zero = n - c_pos - c_neg
+        if (c_pos + 1) * (c_neg + 1) <= _BINARY_GRID_MAX:
+            def p_of(shift):
+                return _binary_p(c_pos, c_neg, c_zero, shift / 1.0)
+
+            p = _binary_p(c_pos, c_neg, c_zero, 0.0)
+            lo, hi = _invert(lambda delta: p_of(delta), mean, scale / n)
+            return _consistent(mean * factor, [lo * factor, hi * factor], p, "mcnemar-exact", n)
+    signs = _sign_matrix(n, resamples, rng)
+    if signs is None:
+        return Comparison(mean * factor, None, None, "sign-flip (needs --resamples > 0)", n)
+    exact = n <= EXACT_MAX_N
+    p = _signflip_p(d, 0.0, signs, exact)
+    lo, hi = _invert(lambda delta: _signflip_p(d, delta, signs, exact), mean, scale / n)
+    return _consistent(mean * factor, [lo * factor, hi * factor], p, "sign-flip-exact" if exact else "sign-flip", n)
+
+
+def _consistent(delta: float, ci: list[float], p: float, test: str, n: int) -> Comparison:
+    """One decision: the CI is the test inverted, so it excludes 0 exactly when p < alpha. Bisection finds the
+    boundary to within float tolerance; where a boundary sits on 0 itself, it is moved to agree with p."""
+    lo, hi = ci
+    if p < ALPHA and lo <= 0 <= hi:
+        lo, hi = (max(lo, np.nextafter(0.0, 1.0)), hi) if delta > 0 else (lo, min(hi, np.nextafter(0.0, -1.0)))
+    elif p >= ALPHA and not lo <= 0 <= hi:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    return Comparison(float(delta), [float(lo), float(hi)], float(p), test, n)
+
+
+# --- the bootstrap family: corpus metrics ------------------------------------------------------------------------
+
+def _expanded_alpha(n: int) -> float:
+    """Hesterberg's expanded percentile interval: the percentile level whose normal quantile is
+    sqrt(n/(n-1)) * t_{n-1, 0.975}, which corrects the percentile bootstrap's narrowness at small n."""
+    z = math.sqrt(n / (n - 1)) * sps.t.ppf(1 - ALPHA / 2, n - 1)
+    return float(2 * sps.norm.sf(z))
+
+
+def _bootstrap_p(boot: np.ndarray, n: int) -> float:
+    """The expanded percentile interval inverted: the level at which its boundary sits on 0."""
+    k = min(np.mean(boot <= 0), np.mean(boot >= 0))
+    level = min(1.0, 2 * k)
+    if level >= 1.0:
+        return 1.0
+    level = max(level, 1.0 / len(boot))  # 0 outside every resample: bounded by what R resamples can show
+    return float(min(1.0, 2 * sps.t.sf(sps.norm.isf(level / 2) / math.sqrt(n / (n - 1)), n - 1)))
+
+
+def _swap_p(a: np.ndarray, b: np.ndarray, reduce, delta: float, resamples: int, rng) -> float:
+    """Paired permutation test: each document's two answers swapped between the arms (all patterns when n is small)."""
+    n = len(a)
+    if n <= EXACT_MAX_N:
+        swap = (np.arange(2 ** n)[:, None] >> np.arange(n)[None, :] & 1).astype(bool)
+    else:
+        swap = rng.random((resamples, n)) < 0.5
+    swap = swap.reshape(swap.shape + (1,) * (a.ndim - 1))
+    stat = np.abs(reduce(np.where(swap, a, b)) - reduce(np.where(swap, b, a)))
+    hits = np.sum(stat >= abs(delta) - 1e-12 * max(1.0, abs(delta)))
+    return float(hits / len(swap)) if n <= EXACT_MAX_N else float((1 + hits) / (1 + len(swap)))
+
+
+def _bootstrap_decision(delta: float, boot: np.ndarray, n: int, p_swap: float) -> Comparison:
+    """Corpus metrics: significant only when the paired permutation test (exact under 'the arms are the same') and
+    the expanded bootstrap interval both reject; p is the larger of the two p-values and the CI is widened to 0
+    when they do not both reject, so CI and p agree and A/A false alarms stay at or below the permutation test's."""
+    boot = boot[np.isfinite(boot)]
+    if not len(boot):
+        return Comparison(float(delta), None, None, "paired-bootstrap+permutation", n)
+    a = _expanded_alpha(n)
+    lo, hi = (float(x) for x in np.percentile(boot, [100 * a / 2, 100 * (1 - a / 2)]))
+    p = max(_bootstrap_p(boot, n), p_swap)
+    if p >= ALPHA:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    out = _consistent(delta, [lo, hi], p, "paired-bootstrap+permutation", n)
+    out.min_n = MIN_PAIRS_CORPUS
+    return out
+
+
 def compare(base: Sequence, tuned: Sequence, aggregation: str = "mean", resamples: int = 1000, seed: int = 0) -> Comparison | None:
     """tuned - base for one metric over paired per-document values; None when the aggregation is unknown."""
     n = len(base)
@@ -173,48 +351,49 @@ def compare(base: Sequence, tuned: Sequence, aggregation: str = "mean", resample
     numeric = _is_numeric(base) and _is_numeric(tuned)
     if aggregation not in _aggregators() and numeric:
         aggregation = "mean"
+    rng = np.random.default_rng(seed)
+    means = _mean_values(aggregation, base), _mean_values(aggregation, tuned)
+    if means[0] is not None and means[1] is not None:
+        (a, factor), (b, _) = means
+        if n < MIN_PAIRS:
+            return Comparison(float((b.mean() - a.mean()) * factor), None, None, N_TOO_SMALL, n)
+        return _signflip(b - a, factor, resamples, rng)
     spec = _vector_spec(aggregation)
     if spec is None:
-        return _compare_loop(base, tuned, aggregation, resamples, seed)
+        agg = _aggregators().get(aggregation)
+        if agg is None:
+            return None
+        base, tuned = list(base), list(tuned)
+        delta = agg(tuned) - agg(base)
+        if n < MIN_PAIRS_CORPUS:
+            return Comparison(float(delta), None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS)
+        if not resamples:
+            return Comparison(float(delta), None, None, "paired-bootstrap (needs --resamples > 0)", n, MIN_PAIRS_CORPUS)
+        boot = np.array([agg([tuned[j] for j in idx]) - agg([base[j] for j in idx])
+                         for idx in rng.integers(0, n, size=(resamples, n))])
+        perm = []
+        for swap in rng.random((resamples, n)) < 0.5:
+            x = [tuned[j] if w else base[j] for j, w in enumerate(swap)]
+            y = [base[j] if w else tuned[j] for j, w in enumerate(swap)]
+            perm.append(abs(agg(y) - agg(x)))
+        p_swap = float((1 + np.sum(np.asarray(perm) >= abs(delta) - 1e-12)) / (1 + resamples))
+        return _bootstrap_decision(float(delta), boot, n, p_swap)
     to_array, reduce = spec
     a, b = to_array(base), to_array(tuned)
     delta = float(reduce(b[None])[0] - reduce(a[None])[0])
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n))
-    ci = _percentile_ci(reduce(b[idx]) - reduce(a[idx])) if resamples else None
-    if aggregation == "mean" and set(np.unique(a)) <= {0.0, 1.0} and set(np.unique(b)) <= {0.0, 1.0}:
-        return Comparison(delta, ci, mcnemar_exact(a, b), "mcnemar-exact", n)
+    if n < MIN_PAIRS_CORPUS:
+        return Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS)
     if not resamples:
-        return Comparison(delta, ci, None, "paired-permutation", n)
-    swap = (rng.random((resamples, n)) < 0.5).reshape((resamples, n) + (1,) * (a.ndim - 1))
-    perm = np.abs(reduce(np.where(swap, a, b)) - reduce(np.where(swap, b, a)))
-    p = float((1 + np.sum(perm >= abs(delta) - 1e-12)) / (1 + resamples))
-    return Comparison(delta, ci, p, "paired-permutation", n)
-
-
-def _compare_loop(base, tuned, aggregation, resamples, seed) -> Comparison | None:
-    """Corpus metrics with no vectorised form (corpus BLEU): recomputed by their own function on every resample."""
-    agg = _aggregators().get(aggregation)
-    if agg is None:
-        return None
-    n = len(base)
-    base, tuned = list(base), list(tuned)
-    delta = agg(tuned) - agg(base)
-    rng = np.random.default_rng(seed)
-    boot = [agg([tuned[j] for j in idx]) - agg([base[j] for j in idx]) for idx in rng.integers(0, n, size=(resamples, n))]
-    perm = []
-    for swap in rng.random((resamples, n)) < 0.5:
-        x = [tuned[j] if s else base[j] for j, s in enumerate(swap)]
-        y = [base[j] if s else tuned[j] for j, s in enumerate(swap)]
-        perm.append(abs(agg(y) - agg(x)))
-    ci = _percentile_ci(np.asarray(boot)) if resamples else None
-    p = float((1 + np.sum(np.asarray(perm) >= abs(delta) - 1e-12)) / (1 + resamples)) if resamples else None
-    return Comparison(float(delta), ci, p, "paired-permutation", n)
+        return Comparison(delta, None, None, "paired-bootstrap (needs --resamples > 0)", n, MIN_PAIRS_CORPUS)
+    idx = rng.integers(0, n, size=(resamples, n))
+    boot = reduce(b[idx]) - reduce(a[idx])
+    return _bootstrap_decision(delta, boot, n, _swap_p(a, b, reduce, delta, resamples, rng))
 
 
 def value_ci(values: Sequence, aggregation: str = "mean", resamples: int = 1000, seed: int = 0) -> list[float] | None:
-    """Percentile bootstrap CI of one arm's aggregate (corpus metrics recomputed per resample)."""
-    if not values or not resamples:
+    """Percentile bootstrap CI of one arm's aggregate (corpus metrics recomputed per resample); None below
+    MIN_PAIRS documents."""
+    if not values or not resamples or len(values) < MIN_PAIRS:
         return None
     if aggregation not in _aggregators() and _is_numeric(values):
         aggregation = "mean"

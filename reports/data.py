@@ -34,6 +34,8 @@ class Report:
     scores: pd.DataFrame
     comparisons: pd.DataFrame
     tasks: dict = field(default_factory=dict)
+    diagnostics: list[dict] = field(default_factory=list)  # what each classifier answered (harness.diagnostics)
+    notes: list[str] = field(default_factory=list)  # what the merge did that a reader must know
 
     @property
     def adapters(self) -> list[str]:
@@ -65,22 +67,32 @@ def load(run_dirs: list[Path]) -> Report:
         names = ", ".join(f"{d} ({r['base']['name']})" for d, r in zip(run_dirs, runs))
         raise HarnessError(f"runs evaluated different base models and cannot share one report: {names}")
     arms: list[Arm] = [Arm("base", Path(run_dirs[0]), "base")]
-    score_rows, comp_rows, seen = [], [], {"base"}
+    score_rows, comp_rows, diag_rows, notes, seen = [], [], [], [], {"base"}
+    by_weights: dict[str, str] = {}  # adapter fingerprint -> the arm name it is shown under
     for d, run in zip(run_dirs, runs):
         rename = {"base": "base"}
         for a in run["arms"][1:]:
+            fp = (a.get("adapter") or {}).get("fingerprint")
+            if fp and fp in by_weights:
+                # The same weights evaluated twice (two runs of one adapter): one arm, not two competitors.
+                notes.append(f"{d}: arm '{a['name']}' has the same adapter weights as '{by_weights[fp]}' "
+                             f"({fp[:19]}…); it is shown once, with the scores of its first run")
+                continue
             name = a["name"] if a["name"] not in seen else f"{a['name']}@{run['run_id']}"
             seen.add(name)
             rename[a["name"]] = name
+            if fp:
+                by_weights[fp] = name
             summary, log = _adapter_details(a)
             arms.append(Arm(name, Path(d), a["name"], a["adapter"], summary, log))
-        for s in run["scores"]:
-            if s["arm"] == "base" and d != run_dirs[0]:
-                continue
-            score_rows.append(dict(s, arm=rename[s["arm"]]))
-        for c in run["comparisons"]:
-            comp_rows.append(dict(c, arm=rename[c["arm"]]))
+        first = d == run_dirs[0]
+        score_rows += [dict(s, arm=rename[s["arm"]]) for s in run["scores"]
+                       if s["arm"] in rename and (s["arm"] != "base" or first)]
+        comp_rows += [dict(c, arm=rename[c["arm"]]) for c in run["comparisons"] if c["arm"] in rename]
+        diag_rows += [dict(x, arm=rename[x["arm"]]) for x in run.get("diagnostics") or []
+                      if x["arm"] in rename and (x["arm"] != "base" or first)]
     tasks: dict = {}
     for run in runs:
         tasks.update(run["tasks"])
-    return Report(runs, [Path(d) for d in run_dirs], arms, pd.DataFrame(score_rows), pd.DataFrame(comp_rows), tasks)
+    return Report(runs, [Path(d) for d in run_dirs], arms, pd.DataFrame(score_rows), pd.DataFrame(comp_rows), tasks,
+                  diag_rows, notes)

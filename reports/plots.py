@@ -30,60 +30,91 @@ def _save(fig, out: Path, name: str, formats: set[str]) -> list[str]:
     return written
 
 
+def _chance(report: Report, task: str, metric: str, arm: str = "base") -> float | None:
+    """The chance level a score is read against (accuracy-like metrics of classification tasks)."""
+    if metric not in ("accuracy", "acc", "accuracy_drop"):
+        return None
+    for d in report.diagnostics:
+        if d["task"] == task and d["arm"] == arm:
+            return d["chance_accuracy"]
+    return None
+
+
+def _grid(n: int, width: float, height: float):
+    plt = _plt()
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    return fig, list(axes.flat)[:n]
+
+
 def bars(report: Report, out: Path, formats) -> list[str]:
+    """Each headline metric on its own axes: every arm's value with the 95% CI the per-task tables print (the
+    bootstrap over documents), and the chance level where there is one."""
     head = tables.headline(report)
     if head.empty:
         return []
-    plt = _plt()
     arms = ["base", *report.adapters]
-    n = len(head)
-    cols = min(4, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    fig, axes = _grid(len(head), 3.2, 2.6)
     s = report.scores
-    for ax, (_, r) in zip(axes.flat, head.iterrows()):
+    for ax, (_, r) in zip(axes, head.iterrows()):
         vals, errs = [], [[], []]
         for a in arms:
             sel = s[(s.task == r["task"]) & (s.metric == r["metric"]) & (s.arm == a)]
             v = float(sel["value"].iloc[0]) if len(sel) else float("nan")
-            ci = sel["ci95"].iloc[0] if len(sel) else None
+            ci = sel["ci95"].iloc[0] if len(sel) and "ci95" in sel else None
             vals.append(v)
             lo, hi = (ci if isinstance(ci, list) else [v, v])
             errs[0].append(max(v - lo, 0))
             errs[1].append(max(hi - v, 0))
         ax.bar(range(len(arms)), vals, yerr=errs, capsize=3, color=["#888888"] + [f"C{i}" for i in range(len(arms) - 1)])
+        chance = _chance(report, r["task"], r["metric"])
+        if chance is not None:
+            ax.axhline(chance, color="black", ls="--", lw=0.8)
+            ax.text(len(arms) - 0.5, chance, " chance", fontsize=6, va="bottom", ha="right")
         ax.set_xticks(range(len(arms)), arms, rotation=30, ha="right", fontsize=7)
-        ax.set_title(f"{r['task']}: {r['metric']}", fontsize=8)
+        n = r.get("n")
+        ax.set_title(f"{r['task']}: {r['metric']}" + (f" (n={int(n)})" if n == n and n is not None else ""), fontsize=8)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.suptitle("Scores with 95% CIs", fontsize=9)
+    fig.suptitle("Scores with 95% bootstrap CIs (as in the per-task tables)", fontsize=9)
     fig.tight_layout()
     return _save(fig, out, "scores", formats)
 
 
 def forest(report: Report, out: Path, formats) -> list[str]:
+    """Each headline metric's deltas on their own axes (perplexity deltas in the hundreds and accuracy deltas in
+    hundredths cannot share one), with the CIs the tables give; 'n too small' drawn as a hollow point, no interval."""
     c = report.comparisons
-    if c.empty:
-        return []
     head = tables.headline(report)
-    keep = {(r["task"], r["metric"]) for _, r in head.iterrows()}
-    c = c[[(t, m) in keep for t, m in zip(c.task, c.metric)]]
-    if c.empty:
+    if c.empty or head.empty:
         return []
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(c) + 1.0))
-    labels = []
-    for i, (_, r) in enumerate(c.iterrows()):
-        lo, hi = r["ci95"] if isinstance(r["ci95"], list) else (r["delta"], r["delta"])
-        color = "C3" if r.get("significant") else "C0"
-        ax.plot([lo, hi], [i, i], color=color, lw=2)
-        ax.plot([r["delta"]], [i], "o", color=color)
-        labels.append(f"{r['arm']} · {r['task']} {r['metric']}")
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("adapter − base (95% CI; red: p < 0.05)", fontsize=8)
+    keys = [(r["task"], r["metric"], r.get("higher_is_better")) for _, r in head.iterrows()]
+    keys = [k for k in keys if len(c[(c.task == k[0]) & (c.metric == k[1])])]
+    if not keys:
+        return []
+    fig, axes = _grid(len(keys), 3.2, 0.35 * len(report.adapters) + 1.4)
+    for ax, (task, metric, hib) in zip(axes, keys):
+        sel = c[(c.task == task) & (c.metric == metric)]
+        for i, a in enumerate(report.adapters):
+            row = sel[sel.arm == a]
+            if not len(row):
+                continue
+            r = row.iloc[0]
+            if isinstance(r["ci95"], list):
+                color = "C3" if r.get("significant") else "C0"
+                ax.plot(r["ci95"], [i, i], color=color, lw=2)
+                ax.plot([r["delta"]], [i], "o", color=color)
+            else:
+                ax.plot([r["delta"]], [i], "o", mfc="none", color="gray")
+                ax.text(r["delta"], i + 0.25, "n too small", fontsize=6, ha="center", color="gray")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(report.adapters)), report.adapters, fontsize=7)
+        ax.set_ylim(len(report.adapters) - 0.5, -0.7)
+        ax.set_title(f"{task}: {metric} {'↑' if hib is not False else '↓'}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("adapter − base, 95% CI (red: significant, p < 0.05)", fontsize=9)
     fig.tight_layout()
     return _save(fig, out, "deltas", formats)
 

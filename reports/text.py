@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from harness import stats
 from reports.data import Report
 
-GENERAL_TASKS = ("general_qa",)
+GENERAL_TASKS = ("general_qa", "general_mc")
 OWN_TASKS = ("yelp", "yelp_mc", "docqa", "docqa_lf", "perplexity")
 
 
@@ -20,19 +21,27 @@ def doc_score(task: str, row: dict) -> float | None:
     return None
 
 
+def _choice(row: dict, i: int) -> str:
+    choices = row.get("choices")
+    if isinstance(choices, list) and 0 <= i < len(choices):
+        return str(choices[i]).strip()  # what the loglikelihood scored: " 3" for yelp_mc, " B" for general_mc
+    return f"choice {i}"
+
+
 def answer_text(row: dict) -> str:
     r = row.get("response")
     if isinstance(r, str):
         return r.strip()
     f = row.get("filtered")
     if isinstance(f, list) and f and isinstance(f[0], list):  # multiple choice: [loglikelihood, greedy] per choice
-        best = max(range(len(f)), key=lambda i: f[i][0])
-        return f"choice {best}"
+        return _choice(row, max(range(len(f)), key=lambda i: f[i][0]))
     return str(r)
 
 
 def target_text(task: str, row: dict) -> str:
     t = row.get("target")
+    if isinstance(t, int) and isinstance(row.get("choices"), list):
+        return _choice(row, t)
     return str(t)
 
 
@@ -78,12 +87,29 @@ def forgetting(report: Report) -> list[dict]:
     for _, row in c[c.task.isin(general)].iterrows():
         hib = row.get("higher_is_better")
         worse = (row["delta"] < 0) if hib is not False else (row["delta"] > 0)
-        if row.get("significant") and worse:
+        n = row.get("n")
+        if row.get("test") == stats.N_TOO_SMALL:
+            verdict = f"n too small ({int(n)} < {int(row.get('min_n') or stats.MIN_PAIRS)}): no verdict"
+        elif row.get("p_value") is None or row.get("p_value") != row.get("p_value"):
+            verdict = "no test (see --resamples)"
+        elif row.get("significant") and worse:
             verdict = "forgetting: significant drop"
         elif row.get("significant"):
             verdict = "significant improvement"
         else:
             verdict = "no significant change"
         out.append({"task": row["task"], "metric": row["metric"], "arm": row["arm"], "delta": row["delta"],
-                    "ci95": row["ci95"], "p_value": row["p_value"], "verdict": verdict})
+                    "ci95": row["ci95"], "p_value": row["p_value"], "test": row.get("test"),
+                    "n": int(n) if n is not None and n == n else None, "min_n": row.get("min_n"), "verdict": verdict})
+    return out
+
+
+def degenerate_warnings(report: Report) -> list[str]:
+    from harness import diagnostics
+
+    out = []
+    for d in report.diagnostics:
+        w = diagnostics.describe(d, d["task"], d["arm"], d.get("unit", "document"))
+        if w:
+            out.append(w)
     return out

@@ -198,8 +198,46 @@ def test_schema_migrates_forward(reg_path, tiny_adapters, monkeypatch):
     reg = Registry(reg_path)
     reg.add_adapter(adapter_entry(str(tiny_adapters[0]), name="kept"))
     reg.close()
+    next_version = store.SCHEMA_VERSION + 1
     monkeypatch.setattr(store, "MIGRATIONS", store.MIGRATIONS + [["ALTER TABLE adapters ADD COLUMN notes TEXT"]])
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store, "SCHEMA_VERSION", next_version)
     reg = Registry(reg_path)
     assert reg.get("kept")["notes"] is None and reg.get("kept")["name"] == "kept"
-    assert reg.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+    assert reg.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(next_version)
+
+
+def test_best_ranks_like_with_like(reg_path, tiny_model, tiny_adapters, tmp_path, capsys):
+    """A score on 2 documents is not ranked beside scores on 4: `best` ranks the newest run's documents and lists
+    the others apart, with n and the reason."""
+    assert cli(reg_path, "add", str(tiny_adapters[0]), "--name", "good") == 0
+    assert _run(reg_path, tiny_model, tmp_path / "small", "good", extra=("--limit", "2")) == 0
+    assert _run(reg_path, tiny_model, tmp_path / "big", tiny_adapters[1]) == 0  # --limit 4 (newest)
+    rows = Registry(reg_path).best("tiny_ll", "acc")
+    ranked = [r for r in rows if r["comparable"]]
+    others = [r for r in rows if not r["comparable"]]
+    assert [r["n"] for r in ranked] == [4] and [r["n"] for r in others] == [2]
+    assert others[0]["reason"].startswith("other documents (n=2 vs n=4")
+    capsys.readouterr()
+    assert cli(reg_path, "best", "--task", "tiny_ll", "--metric", "acc") == 0
+    out = capsys.readouterr().out
+    assert "(n=4)" in out and "not ranked with them" in out and "other documents (n=2 vs n=4" in out
+    assert cli(reg_path, "runs") == 0
+    assert "tiny_ll (n=2)" in capsys.readouterr().out
+
+
+def test_version_1_registry_is_migrated(tmp_path):
+    import sqlite3
+
+    from adapters_registry import store
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    for stmt in store.MIGRATIONS[0]:
+        conn.execute(stmt)
+    conn.execute("INSERT INTO meta VALUES ('app', ?)", (store.APP,))
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.commit()
+    conn.close()
+    reg = Registry(path)
+    assert reg.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(store.SCHEMA_VERSION)
+    assert "task_key" in [r[1] for r in reg.conn.execute("PRAGMA table_info(scores)")]

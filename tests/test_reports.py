@@ -166,3 +166,84 @@ def test_blind_round_trip(tmp_path, capsys):
         w.writerows(rows)
     assert main(["blind", "score", str(out / "bad.csv"), str(out / "key.json")]) == 2
     assert "column 'preference': 'maybe'; write A, B or tie" in capsys.readouterr().err
+
+
+# --- one source for every table ----------------------------------------------------------------------------------
+
+def _md_cells(md: str) -> list[str]:
+    import html as html_lib
+
+    cells = []
+    for line in md.splitlines():
+        if not line.startswith("|") or set(line) <= set("|-: "):
+            continue
+        for cell in re.split(r"(?<!\\)\|", line.strip().strip("|")):
+            cell = html_lib.unescape(cell.strip().replace("\\|", "|")).removeprefix("**").removesuffix("**")
+            cells.append(cell.rstrip("…").strip())
+    return [c for c in cells if c and c != "∅"]
+
+
+def _html_text(page: str) -> str:
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.parts = []
+
+        def handle_data(self, data):
+            self.parts.append(data)
+
+    parser = Text()
+    parser.feed(page)
+    return " ".join(" ".join(parser.parts).split())
+
+
+@pytest.mark.parametrize("which", ["golden", "sweep-with-duplicate"])
+def test_html_holds_every_table_and_number_of_the_markdown(which, tmp_path):
+    from reports import html as html_report
+
+    dirs = [GOLDEN_RUN] if which == "golden" else [GOLDEN_RUN, _split(tmp_path)[0]]
+    report = data.load(dirs)
+    md = markdown.render(report, [])
+    page = _html_text(html_report.render(report, tmp_path, []))
+    cells = _md_cells(md)
+    assert len(cells) > 200
+    missing = [c for c in cells if " ".join(c.split()) not in page]
+    assert missing == []
+    numbers_in_md = set(re.findall(r"[+-]?\d+\.\d+|\bn=\d+|\d+ < \d+", md))
+    assert [x for x in numbers_in_md if x not in page] == []
+    for heading in re.findall(r"^#+ (.+)$", md, re.M):
+        assert heading in page, heading
+
+
+def test_same_adapter_weights_twice_are_one_arm(tmp_path):
+    """Two runs of the same adapter (same fingerprint) merge into one arm, with a note saying so."""
+    first, second = _split(tmp_path)
+    again = tmp_path / "again"
+    shutil.copytree(first, again)
+    run = results.load_run(again)
+    run["run_id"] += "-again"
+    results.write_json(again / "run.json", run)
+    report = data.load([first, again, second])
+    assert report.adapters == ["lora_r8", "lora_r16"]
+    assert len(report.notes) == 1 and "same adapter weights as 'lora_r8'" in report.notes[0]
+    md = markdown.render(report, [])
+    assert "> **Warning:**" in md and "shown once" in md and "lora_r8@" not in md
+
+
+def test_small_n_reads_n_too_small_everywhere(tmp_path):
+    """perplexity in the golden run has 6 documents: no CI, no stars, no 'no significant change' anywhere."""
+    report = data.load([GOLDEN_RUN])
+    md = markdown.render(report, [])
+    rows = [ln for ln in md.splitlines() if ln.startswith("| perplexity |")]
+    assert rows and all("n too small: 6 &lt; 20" in ln and "[" not in ln.split("|")[7] for ln in rows)
+    tex = latex.render(report)
+    assert "n too small: 6 \\textless{} 20" in tex
+    run = results.load_run(GOLDEN_RUN)
+    assert {c["test"] for c in run["comparisons"] if c["task"] == "perplexity"} == {"n too small"}
+    for c in run["comparisons"]:
+        if c["test"] == "n too small":
+            assert c["ci95"] is None and c["p_value"] is None and not c["significant"]
+        else:  # CI and p-value agree everywhere else
+            assert (c["p_value"] < 0.05) == (not c["ci95"][0] <= 0 <= c["ci95"][1]) == c["significant"], c

@@ -1,0 +1,89 @@
+"""What a classifier actually answered: the prediction distribution of every classification task, per arm.
+
+A score alone hides a degenerate predictor: an adapter that answers "3 stars" to every review scores accuracy 0.20 on
+five balanced classes, and against a base that was 100% unparseable that is a "significant improvement". Here each
+(task, arm) gets the distinct classes it predicted, the share of its most frequent answer, the unparseable share and
+the chance level from the label distribution, and a verdict in words. Reads samples only; no torch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+CONSTANT = "constant predictor"
+NEAR_CONSTANT = "near-constant predictor"
+NEAR_CONSTANT_SHARE = 0.9  # one answer for at least this share of the documents
+
+
+def predictions(task: str, rows: list[dict]) -> tuple[list[int], list[int], list[str] | None] | None:
+    """(golds, predictions (-1: unparseable), class names) of a classification task's samples, or None."""
+    golds, preds, names = [], [], None
+    for r in rows:
+        m = r.get("metrics") or {}
+        pair = m.get("accuracy")
+        f = r.get("filtered")
+        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int) for x in pair):
+            golds.append(pair[0])  # yelp: [gold label 0-4, extracted label or -1]
+            preds.append(pair[1])
+            names = [f"{i + 1} stars" if i else "1 star" for i in range(5)]
+        elif isinstance(f, list) and f and all(isinstance(x, list) and x for x in f) and isinstance(r.get("target"), int):
+            golds.append(r["target"])  # multiple choice: the highest-loglikelihood choice is the answer
+            preds.append(max(range(len(f)), key=lambda i: f[i][0]))
+            if r.get("choices"):
+                names = [str(c).strip() for c in r["choices"]]
+        else:
+            return None
+    return (golds, preds, names) if golds else None
+
+
+def diagnose(golds: list[int], preds: list[int], names: list[str] | None = None) -> dict:
+    n = len(preds)
+    parsed = [p for p in preds if p != -1]
+    counts = Counter(parsed)
+    labels = Counter(golds)
+    majority, majority_n = counts.most_common(1)[0] if counts else (None, 0)
+
+    def label(i: int) -> str:
+        return names[i] if names and 0 <= i < len(names) else str(i)
+
+    out = {
+        "n": n, "classes_predicted": len(counts), "n_classes": max(len(labels), len(names or [])),
+        "majority_answer": label(majority) if majority is not None else None,
+        "majority_share": majority_n / n if n else 0.0,
+        "unparseable_share": (n - len(parsed)) / n if n else 0.0,
+        "chance_accuracy": labels.most_common(1)[0][1] / n if n else 0.0,
+        "accuracy": sum(g == p for g, p in zip(golds, preds)) / n if n else 0.0,
+    }
+    if len(counts) == 1 and not (n - len(parsed)):
+        out["verdict"] = CONSTANT
+    elif len(counts) <= 1 or out["majority_share"] >= NEAR_CONSTANT_SHARE:
+        out["verdict"] = NEAR_CONSTANT if counts else "no parseable answer"
+    else:
+        out["verdict"] = "ok"
+    return out
+
+
+def describe(d: dict, task: str, arm: str, unit: str = "document") -> str | None:
+    """The warning a reader sees, or None when the predictor answers more than one class."""
+    if d["verdict"] == "ok":
+        return None
+    if d["verdict"] == "no parseable answer":
+        return f"{arm} on {task}: no answer could be read ({d['n']} {unit}s); its scores say nothing about the task."
+    share = f"{100 * d['majority_share']:.1f}%"
+    return (f"{arm} on {task} is a {d['verdict']}: it answered {d['majority_answer']} for {share} of {d['n']} {unit}s "
+            f"({d['classes_predicted']} of {d['n_classes']} classes ever predicted); its accuracy "
+            f"{d['accuracy']:.4f} is to be read against the chance level {d['chance_accuracy']:.4f} of always "
+            f"answering the most frequent label.")
+
+
+def fill(run: dict, samples) -> None:
+    """run["diagnostics"]: one record per (classification task, arm)."""
+    out = []
+    arms = [a["name"] for a in run["arms"]]
+    for task, info in run["tasks"].items():
+        for arm in arms:
+            got = predictions(task, samples(arm, task))
+            if got is None:
+                break
+            out.append({"task": task, "arm": arm, **diagnose(*got), "unit": info.get("unit", "document")})
+    run["diagnostics"] = out
