@@ -9,7 +9,7 @@ from harness.adapters import fingerprint_adapter, inspect_adapter
 
 
 def adapter_entry(path: str, name: str | None = None, tags: list[str] | None = None, allow_pickle: bool = False) -> dict:
-    spec = inspect_adapter(str(path), allow_pickle=allow_pickle)  # HarnessError when it is not an adapter
+    spec = inspect_adapter(str(path), allow_pickle=allow_pickle, flag="registry add")  # HarnessError when it is not an adapter
     entry = {
         "name": name or spec.name, "path": str(spec.path), "fingerprint": fingerprint_adapter(spec),
         "base_model": spec.config.get("base_model_name_or_path"), "peft": spec.peft, "tags": sorted(set(tags or [])),

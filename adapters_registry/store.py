@@ -68,6 +68,15 @@ class Registry:
         self.path = Path(path).expanduser() if path else default_path()
         self.conn = self._open()
 
+    @classmethod
+    def existing(cls, path: Path | str | None = None) -> Registry | None:
+        """The registry if its file exists (checked as usual), else None: reading must not create the file, so a
+        command that fails on bad input leaves nothing behind."""
+        p = Path(path).expanduser() if path else default_path()
+        if p.exists() and p.is_dir():
+            raise HarnessError(f"registry {p}: is a folder; give a file path with --registry")
+        return cls(p) if p.exists() else None
+
     # --- opening, checking, migrating -------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
@@ -262,15 +271,15 @@ class Registry:
         measured with the same task definition on the same documents as the newest run's are ranked
         (`comparable` true); the others are returned after them with `comparable` false and the reason."""
         rows = [dict(r) for r in self.conn.execute(
-            "SELECT s.adapter_name, s.arm, s.value, s.n, s.higher_is_better, s.task_key, s.run_id, r.created "
-            "FROM scores s JOIN runs r USING (run_id) WHERE s.task = ? AND s.metric = ? "
+            "SELECT s.adapter_name, s.arm, s.value, s.n, s.higher_is_better, s.task_key, s.run_id, r.created, "
+            "r.rowid AS recorded_order FROM scores s JOIN runs r USING (run_id) WHERE s.task = ? AND s.metric = ? "
             "AND s.adapter_fingerprint IS NOT NULL", (task, metric))]
         if not rows:
             known = sorted({f"{r[0]}/{r[1]}" for r in self.conn.execute("SELECT DISTINCT task, metric FROM scores")})
             raise HarnessError(f"registry: no adapter scores for task '{task}', metric '{metric}'"
                                + (f"; recorded: {', '.join(known[:20])}" if known else "; no runs recorded yet"))
         lower = rows[0]["higher_is_better"] == 0
-        newest = max(rows, key=lambda r: (r["created"], r["run_id"]))
+        newest = max(rows, key=lambda r: r["recorded_order"])  # the run recorded last (created has 1 s resolution)
         for r in rows:
             same = r["task_key"] is not None and r["task_key"] == newest["task_key"]
             r["comparable"] = same
@@ -283,6 +292,8 @@ class Registry:
             else:
                 r["reason"] = f"other documents (n={r['n']} vs n={newest['n']} in the newest run)"
         rows.sort(key=lambda r: (not r["comparable"], r["value"] if lower else -r["value"]))
+        for r in rows:
+            del r["recorded_order"]
         return rows
 
 

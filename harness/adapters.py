@@ -47,18 +47,19 @@ def parse_adapter_arg(arg: str) -> tuple[str | None, str]:
     return None, arg
 
 
-def inspect_adapter(arg: str, allow_pickle: bool) -> AdapterSpec:
-    """Read one --adapter argument; raise HarnessError with the fix when the directory is not a usable adapter."""
+def inspect_adapter(arg: str, allow_pickle: bool, flag: str = "--adapter") -> AdapterSpec:
+    """Read one --adapter argument; raise HarnessError with the fix when the directory is not a usable adapter.
+    `flag` names where the path came from in the messages (`--adapter`, `registry add`)."""
     name, raw_path = parse_adapter_arg(arg)
     path = Path(raw_path).expanduser()
     if not path.exists():
-        raise HarnessError(f"--adapter {arg}: no such directory {path}; give the folder that holds adapter_config.json")
+        raise HarnessError(f"{flag} {arg}: no such directory {path}; give the folder that holds adapter_config.json")
     if not path.is_dir():
-        raise HarnessError(f"--adapter {arg}: {path} is a file; give the folder that holds adapter_config.json")
+        raise HarnessError(f"{flag} {arg}: {path} is a file; give the folder that holds adapter_config.json")
     cfg_file = path / "adapter_config.json"
     if not cfg_file.is_file():
         raise HarnessError(
-            f"--adapter {arg}: {cfg_file} is missing; this is not a peft adapter folder "
+            f"{flag} {arg}: {cfg_file} is missing; this is not a peft adapter folder "
             "(save one with model.save_pretrained(dir) on a PeftModel)"
         )
     try:
@@ -73,11 +74,13 @@ def inspect_adapter(arg: str, allow_pickle: bool) -> AdapterSpec:
         weights = path / PICKLE_WEIGHTS
         if not allow_pickle:
             raise HarnessError(
-                f"--adapter {arg}: {weights} is a pickle file, and loading a pickle runs code from it; convert it "
+                f"{flag} {arg}: {weights} is a pickle file, and loading a pickle runs code from it; convert it "
                 "to adapter_model.safetensors, or pass --allow-pickle if you trust its source"
             )
     else:
-        raise HarnessError(f"--adapter {arg}: {path} holds no {SAFE_WEIGHTS} (or {PICKLE_WEIGHTS}); the adapter has no weights")
+        raise HarnessError(f"{flag} {arg}: {path} holds no {SAFE_WEIGHTS} (or {PICKLE_WEIGHTS}); the adapter has no weights")
+    if weights.name == SAFE_WEIGHTS:
+        safetensors_shapes(weights)  # a garbage file fails here, in milliseconds, before the base model loads
     name = name or path.resolve().name
     peft = {k: config[k] for k in _RECORDED_PEFT_FIELDS if k in config}
     if isinstance(peft.get("target_modules"), (set, tuple)):
@@ -105,13 +108,21 @@ def fingerprint_adapter(spec: AdapterSpec) -> str:
 
 def safetensors_shapes(path: Path) -> dict[str, list[int]]:
     """Tensor shapes from a .safetensors header (8-byte length + JSON), without reading the tensors."""
+    size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
         if len(head) != 8:
-            raise HarnessError(f"{path}: truncated safetensors file; re-save the adapter")
+            raise HarnessError(f"{path}: truncated safetensors file ({size} bytes); re-save the adapter")
         (n,) = struct.unpack("<Q", head)
+        # The length comes from the file: a garbage file claims terabytes, so check it before reading.
+        if n > size - 8 or n > 100 * 2**20:
+            raise HarnessError(f"{path}: not a safetensors file (its header claims {n} bytes, the file has {size}); "
+                               "re-save the adapter with peft")
         try:
             header = json.loads(f.read(n))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise HarnessError(f"{path}: corrupt safetensors header; re-save the adapter") from None
+    if not isinstance(header, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("shape"), list) for k, v in header.items() if k != "__metadata__"):
+        raise HarnessError(f"{path}: corrupt safetensors header (no tensor shapes); re-save the adapter")
     return {k: v["shape"] for k, v in header.items() if k != "__metadata__"}

@@ -1,8 +1,18 @@
-"""`harness` command line: parse, build a typed config, call, map errors to exit codes. Nothing heavy at import."""
+"""`harness` command line: parse, build a typed config, call, map errors to exit codes. Nothing heavy at import.
+
+The exit-code contract, enforced here and nowhere else:
+  0  success, or every gate rule passed
+  1  a gate rule failed (and nothing else)
+  2  bad input or environment: one `error:` line saying what, where and how to fix it
+  3  an internal error (a bug): one line; the traceback only with --debug or HARNESS_DEBUG=1
+  130 interrupted (Ctrl-C); rerunning the same command resumes
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +20,40 @@ from harness import __version__
 from harness.errors import HarnessError
 
 EXAMPLE = "harness run --base qwen2.5-3b --adapter out/ --tasks yelp,docqa --out runs/first"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) that name close matches of a mistyped flag, and no abbreviations
+    (`--epoch` is a typo of `--epochs`, not a flag: a prefix that silently works today breaks when a flag is added)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments:"):
+            message += _flag_hints(self, message.split(":", 1)[1].split())
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _all_flags(parser: argparse.ArgumentParser) -> list[str]:
+    flags = [o for a in parser._actions for o in a.option_strings]
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for sub in a.choices.values():
+                flags += _all_flags(sub)
+    return flags
+
+
+def _flag_hints(parser, tokens: list[str]) -> str:
+    flags = sorted(set(_all_flags(parser)))
+    hints = []
+    for t in tokens:
+        if t.startswith("-"):
+            close = difflib.get_close_matches(t.split("=")[0], flags, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{t}: did you mean {close[0]}?")
+    return ("; " + "; ".join(hints)) if hints else ""
 
 
 def _csv(s: str) -> list[str]:
@@ -65,7 +109,8 @@ def _add_run(sub) -> None:
     p.add_argument("--seed", type=int, default=1234, help="seed for few-shot sampling, numpy and torch (default 1234)")
     p.add_argument("--bootstrap-iters", type=int, default=1000, help="lm-eval's stderr bootstrap iterations (default 1000)")
     p.add_argument("--resamples", type=int, default=1000,
-                   help="bootstrap / permutation resamples for the paired comparisons (default 1000)")
+                   help="bootstrap / permutation resamples for the paired comparisons (default 1000); 0 keeps only "
+                        "the exact tests")
     p.add_argument("--no-cache", action="store_true", help="recompute every response (the per-arm cache is bypassed)")
     p.add_argument("--cache-dir", type=Path, help="response cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)")
     p.add_argument("--force", action="store_true", help="replace a complete run already in --out")
@@ -91,6 +136,10 @@ def _cmd_run(a) -> int:
         data=dict(a.data), task_meta={k: _meta_value(v) for k, v in a.task_meta},
         registry=a.registry, use_registry=not a.no_registry,
     )
+    if cfg.resamples == 0:
+        print("note: --resamples 0: exact tests (0/1 scores at any n, other means up to 16 documents) still give a CI "
+              "and a p-value; the comparisons that need resampling are recorded with test '... (needs --resamples > 0)' "
+              "and no CI", file=sys.stderr)
     run(cfg)
     return 0
 
@@ -194,18 +243,21 @@ def _add_demo(sub) -> None:
 
 def _cmd_demo(a) -> int:
     from harness import demo
+    from harness.paths import require_dir
 
+    require_dir(a.out, "--out")
     return demo.run(a.out, quick=a.quick, seed=a.seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="harness",
         description="Evaluate fine-tuned adapters against their base model: one base load, every arm scored on the "
                     "same documents.",
         epilog=f"example: {EXAMPLE}",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an internal error (exit 3)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run(sub)
     _add_train(sub)
@@ -225,14 +277,34 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    debug = args.debug or os.environ.get("HARNESS_DEBUG", "") not in ("", "0")
     try:
-        return args.func(args)
+        code = args.func(args) or 0
+        # 1 means "a gate rule failed"; a command that is not the gate must not be able to say it.
+        return 3 if code == 1 and args.command != "gate" else code
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume from the cache", file=sys.stderr)
+        print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except OSError as e:  # the environment: a folder that cannot be written, a disk that is full, ...
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}; check the path and its permissions", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug: one line, the traceback on request
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        print(f"error: internal error ({type(e).__name__}: {first}); this is a bug in harness — rerun with --debug "
+              "(or HARNESS_DEBUG=1) for the traceback and report it", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

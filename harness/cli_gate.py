@@ -21,7 +21,11 @@ def add_gate_parser(sub) -> None:
 def _cmd_gate(a) -> int:
     from harness import gate, gate_output, results
     from harness.errors import ConfigError
+    from harness.paths import require_file
 
+    for flag, path in (("--junit", a.junit), ("--json", a.json)):
+        if path is not None:
+            require_file(path, flag)  # before judging: a broken pipeline must not look like a failed gate
     run = results.load_run(a.run)
     rules = gate.load_rules(a.rules)
     baseline, baseline_dir = gate.resolve_baseline(a.baseline, run, a.registry)

@@ -43,16 +43,52 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return pd.DataFrame(rows)[columns].to_string(index=False)
 
 
+class _EmptyRegistry:
+    """What the read commands see before any registry file exists."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __getattr__(self, name):
+        from adapters_registry import Registry
+
+        if name in ("adapters", "runs"):
+            return lambda: []
+        if name == "task_sizes":
+            return lambda: {}
+        if name == "close":
+            return lambda: None
+        # show / remove / accept / best: the same error an empty registry gives, without creating the file
+        import tempfile
+
+        def call(*args):
+            with tempfile.TemporaryDirectory() as d:
+                reg = Registry(Path(d) / "empty.sqlite")
+                try:
+                    return getattr(reg, name)(*args)
+                finally:
+                    reg.close()
+
+        return call
+
+
 def run(a) -> int:
     from adapters_registry import Registry, adapter_entry
 
-    reg = Registry(a.registry)
     cmd = a.registry_command
     if cmd == "add":
-        entry = adapter_entry(a.path, name=a.name, tags=a.tag, allow_pickle=a.allow_pickle)
+        entry = adapter_entry(a.path, name=a.name, tags=a.tag, allow_pickle=a.allow_pickle)  # checked before the file
+        reg = Registry(a.registry)
         reg.add_adapter(entry)
         print(f"registered '{entry['name']}' ({entry['fingerprint'][:19]}...) -> {entry['path']}")
-    elif cmd == "list":
+        reg.close()
+        return 0
+    reg = Registry.existing(a.registry)
+    if reg is None:  # reading a registry that does not exist yet: an empty one, without creating the file
+        from adapters_registry.store import default_path
+
+        reg = _EmptyRegistry(Path(a.registry).expanduser() if a.registry else default_path())
+    if cmd == "list":
         entries = reg.adapters()
         if a.json:
             print(json.dumps(entries, indent=2))

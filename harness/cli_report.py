@@ -47,6 +47,11 @@ def _cmd_report(a) -> int:
     unknown = formats - FORMATS
     if unknown:
         raise HarnessError(f"--format: unknown {', '.join(sorted(unknown))}; choose from {', '.join(sorted(FORMATS))}")
+    from harness.paths import require_dir
+
+    if a.resamples < 1:
+        raise HarnessError(f"--resamples {a.resamples}: must be >= 1")
+    require_dir(a.out or a.runs[0], "--out")
     for d in a.runs:
         run = results.load_run(d)
         if len(run["arms"]) > 1 and "statistics" not in run:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -21,6 +20,27 @@ from harness.results import RUN_FILE
 DATA_KEYS = {"yelp": "yelp_data", "docqa": "docqa_data", "docqa_documents": "docqa_documents",
              "perplexity": "perplexity_data", "perplexity_general": "perplexity_general_data",
              "general_qa": "general_qa_data", "general_mc": "general_mc_data"}
+# Which tasks read each --data key (globs): a --data value no selected task reads is an error, not silently ignored.
+DATA_READERS = {"yelp": ("yelp", "yelp_mc"), "docqa": ("docqa", "docqa_lf"), "docqa_documents": ("docqa", "docqa_lf"),
+                "perplexity": ("perplexity", "perplexity_ctx*"), "perplexity_general": ("perplexity_general",),
+                "general_qa": ("general_qa",), "general_mc": ("general_mc",)}
+
+
+@dataclass(frozen=True)
+class MetaKey:
+    readers: tuple[str, ...]  # task globs that read it
+    kind: str  # "int>=1" | "int>=0" | "choice"
+    choices: tuple[str, ...] = ()
+
+
+# The --task-meta settings the project's tasks read, checked before anything loads.
+TASK_META = {
+    "ppl_window": MetaKey(("perplexity", "perplexity_general"), "int>=1"),
+    "ppl_stride": MetaKey(("perplexity", "perplexity_general", "perplexity_ctx*"), "int>=1"),
+    "docqa_context_chars": MetaKey(("docqa", "docqa_lf"), "int>=1"),
+    "general_mc_shots": MetaKey(("general_mc",), "int>=0"),
+    "general_mc_split": MetaKey(("general_mc",), "choice", ("test", "val")),
+}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -135,30 +155,55 @@ class RunConfig:
             problems.append(f"--device {self.device}: expected auto, cpu, cuda, cuda:N or mps")
         for key, path in self.data.items():
             if key not in DATA_KEYS:
-                problems.append(f"--data {key}={path}: unknown data key '{key}'; expected one of {', '.join(DATA_KEYS)}")
+                close = difflib.get_close_matches(key, list(DATA_KEYS), n=1)
+                problems.append(f"--data {key}={path}: unknown data key '{key}'"
+                                + (f" (did you mean {close[0]}?)" if close else "") + f"; expected one of {', '.join(DATA_KEYS)}")
             elif not Path(path).expanduser().exists():
                 problems.append(f"--data {key}={path}: no such file or folder")
+            elif self.tasks and not self._read_by_tasks(DATA_READERS[key]):
+                problems.append(f"--data {key}={path}: no task in --tasks reads it (it is for "
+                                f"{', '.join(DATA_READERS[key])}); add one of them to --tasks or drop this --data")
+        problems.extend(self._check_task_meta())
         for p in self.include_paths:
             if not p.is_dir():
                 problems.append(f"--include-path {p}: no such directory; give a folder of lm-eval task YAMLs")
         problems.extend(self._check_out())
         return problems
 
+    def _read_by_tasks(self, readers: tuple[str, ...]) -> bool:
+        import fnmatch
+
+        return any(fnmatch.fnmatchcase(t, r) or fnmatch.fnmatchcase(r, t) for t in self.tasks for r in readers)
+
+    def _check_task_meta(self) -> list[str]:
+        problems = []
+        for key, value in self.task_meta.items():
+            spec = TASK_META.get(key)
+            if spec is None:
+                if self.include_paths:
+                    continue  # the user's own tasks may read any metadata key
+                close = difflib.get_close_matches(key, list(TASK_META), n=1)
+                problems.append(f"--task-meta {key}={value}: no task reads '{key}'"
+                                + (f" (did you mean {close[0]}?)" if close else "")
+                                + f"; the project's tasks read {', '.join(TASK_META)} (your own tasks: --include-path)")
+                continue
+            if self.tasks and not self._read_by_tasks(spec.readers):
+                problems.append(f"--task-meta {key}={value}: no task in --tasks reads it (it is for "
+                                f"{', '.join(spec.readers)}); add one of them to --tasks or drop this --task-meta")
+            if spec.kind == "choice":
+                if str(value) not in spec.choices:
+                    problems.append(f"--task-meta {key}={value}: expected one of {', '.join(spec.choices)}")
+                continue
+            low = 1 if spec.kind == "int>=1" else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                problems.append(f"--task-meta {key}={value}: expected a whole number >= {low}")
+        return problems
+
     def _check_out(self) -> list[str]:
         out = self.out
         if (out / RUN_FILE).exists() and not self.force:
             return [f"--out {out}: holds a complete run ({out / RUN_FILE}); choose another --out or pass --force to replace it"]
-        if out.exists() and not out.is_dir():
-            return [f"--out {out}: is a file; give a directory for the run"]
-        # Probe by writing: permission bits alone lie (root ignores them, network filesystems differ).
-        existing = out
-        while not existing.exists():
-            existing = existing.parent
-        if not existing.is_dir():
-            return [f"--out {out}: {existing} is a file, so the run directory cannot be created there"]
-        try:
-            with tempfile.NamedTemporaryFile(dir=existing, prefix=".harness-probe-"):
-                pass
-        except OSError as e:
-            return [f"--out {out}: cannot write in {existing} ({e.strerror}); choose a writable --out"]
-        return []
+        from harness.paths import dir_problem
+
+        problem = dir_problem(out, "--out")
+        return [problem] if problem else []

@@ -19,6 +19,37 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 DEMO_RULES = Path(__file__).resolve().parent / "data" / "demo_gates.yaml"
+LEDGER = "demo_stages.json"  # which stages finished, for which settings: a rerun skips them
+
+
+class Stages:
+    """The demo's progress in OUT/demo_stages.json. A stage is recorded only once its outputs are complete; a
+    rerun with the same seed and size skips recorded stages, and other settings start over."""
+
+    def __init__(self, out: Path, seed: int, quick: bool):
+        import json
+
+        self.path, self.settings = out / LEDGER, {"seed": seed, "quick": quick}
+        self.done: list[str] = []
+        if self.path.is_file():
+            try:
+                ledger = json.loads(self.path.read_text())
+            except ValueError:
+                ledger = {}
+            if ledger.get("settings") == self.settings:
+                self.done = list(ledger.get("done", []))
+
+    def finished(self, stage: str) -> None:
+        from harness import results
+
+        self.done.append(stage)
+        results.write_json(self.path, {"settings": self.settings, "done": self.done})
+
+    def skip(self, stage: str, *evidence: Path) -> bool:
+        if stage in self.done and all(p.exists() for p in evidence):
+            print(f"      done before with the same settings; skipped ({self.path.name})", file=sys.stderr)
+            return True
+        return False
 
 
 def _step(n: int, text: str) -> float:
@@ -59,44 +90,23 @@ def build_base(world: dict, out: Path, seed: int, quick: bool) -> Path:
         ids += fast(doc, add_special_tokens=False)["input_ids"] + [fast.eos_token_id]
     block = 128
     blocks = [{"input_ids": ids[i:i + block], "labels": ids[i:i + block]} for i in range(0, len(ids) - block, block)]
-    args = TrainingArguments(output_dir=str(out / "checkpoints"), per_device_train_batch_size=8, learning_rate=3e-3,
-                             num_train_epochs=8 if quick else 14, lr_scheduler_type="cosine", warmup_steps=0.05,
-                             weight_decay=0.01, logging_steps=20, save_strategy="no", report_to="none", seed=seed,
-                             data_seed=seed, use_cpu=True, disable_tqdm=False)
-    Trainer(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator).train()
+    # Checkpoints every 100 steps: an interrupted demo resumes pre-training where it stopped.
+    checkpoints = out / "checkpoints"
+    args = TrainingArguments(output_dir=str(checkpoints), per_device_train_batch_size=8, learning_rate=3e-3,
+                             num_train_epochs=40 if quick else 14, lr_scheduler_type="cosine", warmup_steps=0.05,
+                             weight_decay=0.01, logging_steps=20, save_strategy="steps", save_steps=100,
+                             save_total_limit=1, report_to="none", seed=seed, data_seed=seed, use_cpu=True,
+                             disable_tqdm=False)
+    resume = any(checkpoints.glob("checkpoint-*"))
+    Trainer(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator).train(
+        resume_from_checkpoint=True if resume else None)
     model.save_pretrained(out)
     fast.save_pretrained(out)
     return out
 
 
-def run(out: Path, quick: bool = False, seed: int = 0) -> int:
-    from harness import gate, gate_output, results, runner, train
-    from harness.config import DType, RunConfig
-    from harness.demo_world import write_world
-    from harness.train_config import from_sources
-    from reports import data as report_data
-    from reports import document, html, latex, markdown, plots
-
-    t_start = time.perf_counter()
-    out = out.resolve()
-    registry = out / "registry.sqlite"
-    t0 = _step(1, f"generating the demo world and pre-training a small base model ({'quick' if quick else 'full'})")
-    world = write_world(out / "world", seed, quick)
-    base = build_base(world, out / "base", seed, quick)
-    print(f"      base model in {base} ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
-
-    t0 = _step(2, "harness train: a LoRA adapter on the generated reviews (yelp format)")
-    cfg = from_sources({}, {
-        "base": str(base), "data": str(world["train"]), "format": "yelp", "out": str(out / "adapter"),
-        "eval_fraction": 0.1, "target_modules": "all-linear", "r": 32 if quick else 64, "lora_alpha": 64,
-        "learning_rate": 2e-3, "epochs": 6 if quick else 8, "batch_size": 8, "gradient_accumulation": 1, "max_seq_length": 128,
-        "logging_steps": 5, "eval_steps": 10 if quick else 20, "save_steps": 1000, "seed": seed, "device": "cpu",
-        "force": True, "warmup_ratio": 0.05})
-    adapter = train.run(cfg, registry=registry)
-    print(f"      ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
-
-    t0 = _step(3, "harness run: base vs adapter on six tasks, one base load")
-    run_dir = out / "run"
+def _evaluate(runner, RunConfig, DType, base: Path, adapter: Path, run_dir: Path, world: dict, seed: int, out: Path,  # noqa: N803
+              registry: Path) -> None:
     runner.run(RunConfig(
         base=str(base), adapters=[f"reviews={adapter}"], out=run_dir, dtype=DType.FLOAT32, device="cpu",
         tasks=["yelp", "yelp_mc", "docqa", "perplexity", "perplexity_general", "general_qa"], batch_size=8,
@@ -105,6 +115,57 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> int:
                                "general_qa": str(world["facts"])},
         task_meta={"ppl_window": 128}, seed=seed, cache_dir=out / "cache", registry=registry, force=True,
         resamples=1000))
+
+
+def run(out: Path, quick: bool = False, seed: int = 0) -> int:
+    import shutil
+
+    import torch
+
+    from harness import gate, gate_output, results, runner, train
+    from harness.config import DType, RunConfig
+    from harness.demo_world import write_world
+    from harness.train_config import from_sources
+    from reports import data as report_data
+    from reports import document, html, latex, markdown, plots
+
+    # One thread, whatever the machine: the same seed then gives the same numbers on any laptop (floating-point sums
+    # depend on how the work is split between threads). The recipe learns on any thread count; this fixes the digits.
+    torch.set_num_threads(1)
+    t_start = time.perf_counter()
+    out = out.resolve()
+    registry = out / "registry.sqlite"
+    stages = Stages(out, seed, quick)
+    if not stages.done:  # a fresh start, or other settings than last time: nothing of an older demo is reused
+        for name in ("world", "base", "adapter", "run", "cache", "registry.sqlite"):
+            target = out / name
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    t0 = _step(1, f"generating the demo world and pre-training a small base model ({'quick' if quick else 'full'})")
+    world = write_world(out / "world", seed, quick)  # deterministic and fast: always written
+    base = out / "base"
+    if not stages.skip("base", base / "model.safetensors"):
+        build_base(world, base, seed, quick)
+        stages.finished("base")
+    print(f"      base model in {base} ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
+
+    t0 = _step(2, "harness train: a LoRA adapter on the generated reviews (yelp format)")
+    cfg = from_sources({}, {
+        "base": str(base), "data": str(world["train"]), "format": "yelp", "out": str(out / "adapter"),
+        "eval_fraction": 0.1, "target_modules": "all-linear", "r": 32 if quick else 64, "lora_alpha": 64,
+        "learning_rate": 2e-3, "epochs": 6 if quick else 8, "batch_size": 8, "gradient_accumulation": 1, "max_seq_length": 128,
+        "logging_steps": 5, "eval_steps": 10 if quick else 20, "save_steps": 1000, "seed": seed, "device": "cpu",
+        "force": False, "warmup_ratio": 0.05})
+    adapter = out / "adapter"
+    if not stages.skip("adapter", adapter / "train_summary.json"):
+        train.run(cfg, registry=registry)  # an interrupted training resumes from its last checkpoint
+        stages.finished("adapter")
+    print(f"      ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
+
+    t0 = _step(3, "harness run: base vs adapter on six tasks, one base load")
+    run_dir = out / "run"
+    if not stages.skip("run", run_dir / results.RUN_FILE):
+        _evaluate(runner, RunConfig, DType, base, adapter, run_dir, world, seed, out, registry)
+        stages.finished("run")
     print(f"      ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
 
     t0 = _step(4, "harness report: Markdown, HTML, LaTeX, plots")

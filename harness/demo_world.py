@@ -18,7 +18,11 @@ FOODS = ["plums", "barley", "figs", "oysters", "rice", "pears", "honey", "lentil
 STORY = ["{a} walked to the market with {b}.", "The sun was warm and the river was calm.", "{a} found a small red box.",
          "{b} laughed and shared an apple.", "They sat under a tall tree and talked.", "At night the stars were bright.",
          "{a} wrote a letter to a friend in {p}.", "The train to {p} left early in the morning.",
-         "{b} cooked soup with {f} and bread.", "Rain fell softly on the roof."]
+         "{b} cooked soup with {f} and bread.", "Rain fell softly on the roof.",
+         # Numbers, as any real base model has seen them: without these the digit tokens keep their random
+         # initial embeddings, and no adapter can make the model answer "4" with confidence.
+         "{a} bought {n} bags of {f}.", "The walk to {p} took {n} hours.", "{b} counted {n} boats on the river.",
+         "There were {n} cats on the wall.", "{a} was number {n} in the line."]
 SENTIMENT = {
     0: ["terrible", "awful", "disgusting", "rude", "a total waste", "the worst", "never again", "inedible"],
     1: ["disappointing", "bland", "slow", "overpriced", "not great", "meh", "forgettable", "underwhelming"],
@@ -52,7 +56,8 @@ def pretraining_corpus(rng: random.Random, n_stories: int, fact_list: list[dict]
     docs = []
     for _ in range(n_stories):
         a, b = rng.sample(NAMES, 2)
-        lines = [rng.choice(STORY).format(a=a, b=b, p=rng.choice(PLACES), f=rng.choice(FOODS)) for _ in range(rng.randint(3, 6))]
+        lines = [rng.choice(STORY).format(a=a, b=b, p=rng.choice(PLACES), f=rng.choice(FOODS), n=rng.randint(1, 9))
+                 for _ in range(rng.randint(3, 6))]
         docs.append(" ".join(lines))
     for f in fact_list:  # each fact in prose and in the Q/A shape the general_qa task asks in, several times
         docs += [f["prose"], f"Q: {f['question']}?\nA: {f['answer'][0]}"] * 3
@@ -96,6 +101,14 @@ def write_world(root: Path, seed: int, quick: bool) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
     fact_list = facts(rng)
     corpus = pretraining_corpus(rng, 150 if quick else 600, fact_list)
+    # Rated reviews in the pre-training text, in prose ("... I would give it 4 stars."), as a real base model has
+    # read them on the web: the base then knows what the review words mean, and the adapter's job is the one a real
+    # fine-tune has (answer in the task's format, calibrated), not learning language from scratch. Without them the
+    # adapter's outcome hung on float rounding: on one thread it collapsed to answering "3" to every review.
+    prose = random.Random(seed + 7)
+    corpus += [f"{review(prose, i % 5)} I would give it {i % 5 + 1} star{'s' if i % 5 else ''}."
+               for i in range(300 if quick else 900)]
+    random.Random(seed + 3).shuffle(corpus)
     held_out = pretraining_corpus(random.Random(seed + 1), 20 if quick else 60, [])
     paths = {"corpus": root / "pretrain.txt", "general_text": root / "general_text", "facts": root / "facts.jsonl",
              "train": root / "reviews_train.csv", "test": root / "reviews_test.csv", "manual": root / "manual",

@@ -164,6 +164,9 @@ def _memoize_env_info() -> None:
 
     add_env_info._harness_memo = True
     evaluator.add_env_info = add_env_info
+    # lm-eval asks `git describe` about the current folder and lets git print "fatal: not a git repository" to the
+    # terminal; run.json records the harness's own commit instead.
+    evaluator.get_git_commit_hash = lambda: None
 
 
 def _aggregations(task_obj) -> dict[str, str]:

@@ -39,8 +39,12 @@ def _resolve_adapter_args(cfg: RunConfig, registry) -> tuple[list[str], dict[str
     args, registered, problems = [], {}, []
     for arg in cfg.adapters:
         name, raw = parse_adapter_arg(arg)
-        if is_path_like(raw) or registry is None:
+        if is_path_like(raw) or not cfg.use_registry:
             args.append(arg)
+            continue
+        if registry is None:
+            problems.append(f"--adapter {arg}: not a folder, and no registry exists yet to hold a name "
+                            f"(register one with `harness registry add PATH --name {raw}`, or give the folder)")
             continue
         try:
             entry = registry.require(raw)
@@ -59,7 +63,7 @@ def plan(cfg: RunConfig) -> Plan:
         from adapters_registry import Registry
 
         try:
-            registry = Registry(cfg.registry)
+            registry = Registry.existing(cfg.registry)  # created only when the run records itself
         except HarnessError as e:
             problems.append(f"{e} (or pass --no-registry)")
     adapter_args, registered, more = _resolve_adapter_args(cfg, registry)
@@ -175,9 +179,12 @@ def run(cfg: RunConfig) -> Path:
     problems = results.validate_run(run_doc)
     assert not problems, problems  # an invariant of our own writer, not user input
     results.write_json(cfg.out / results.RUN_FILE, run_doc)
-    if p.registry is not None:
-        p.registry.record_run(run_doc, str(cfg.out.resolve()), p.registered)
-        p.registry.close()
+    if cfg.use_registry:
+        from adapters_registry import Registry
+
+        registry = p.registry or Registry(cfg.registry)
+        registry.record_run(run_doc, str(cfg.out.resolve()), p.registered)
+        registry.close()
     print_table(cfg.out)
     print(f"run directory: {cfg.out}", file=sys.stderr)
     return cfg.out

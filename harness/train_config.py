@@ -95,7 +95,13 @@ def from_sources(yaml_values: dict, cli_values: dict, yaml_path: str | None = No
         try:
             setattr(cfg, k, _coerce(k, v))
         except (TypeError, ValueError):
-            problems.append(f"{where}: '{k}': {v!r} is not a valid {FIELDS[k].type}")
+            if k == "format":
+                choices = [f.value for f in Format]
+                close = difflib.get_close_matches(str(v), choices, n=1)
+                problems.append(f"--format {v}: not a data format" + (f" (did you mean {close[0]}?)" if close else "")
+                                + f"; choose from {', '.join(choices)}")
+            else:
+                problems.append(f"{where}: '{k}': {v!r} is not a valid {FIELDS[k].type}")
     problems += validate(cfg)
     if problems:
         raise ConfigError(problems, what="training config")
@@ -137,6 +143,12 @@ def validate(cfg: TrainConfig) -> list[str]:
         p.append(f"--data {cfg.data}: no such file or folder")
     if not cfg.out:
         p.append("out: missing; give --out DIR for the adapter")
+    else:
+        from harness.paths import dir_problem
+
+        problem = dir_problem(Path(cfg.out).expanduser(), "--out")
+        if problem:
+            p.append(problem)
     if cfg.eval_data and cfg.eval_fraction:
         p.append("eval_data and eval_fraction: give one or the other")
     if cfg.eval_data and not Path(cfg.eval_data).expanduser().exists():

@@ -48,6 +48,10 @@ def read_pairs(path: str, fmt: Format) -> list[Pair]:
     for line, row in lines:
         instruction, answer = row.get(ins), row.get(out)
         for col, v in ((ins, instruction), (out, answer)):
+            if v is not None and not isinstance(v, str):
+                raise DataError(f"{path}: line {line}, column '{col}': expected text, got a {type(v).__name__} "
+                                f"({str(v)[:60]}); instruction data needs one answer string per row"
+                                + (" (an NQ-style list of aliases: keep one, e.g. the first)" if isinstance(v, list) else ""))
             if not isinstance(v, str) or not v.strip():
                 raise DataError(f"{path}: line {line}, column '{col}': empty value")
         extra = str(row.get(inp) or "").strip() if inp else ""

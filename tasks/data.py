@@ -141,3 +141,14 @@ def hub_dataset(name: str, split: str, family: str, key: str, config: str | None
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise DataError(f"{family}: could not load the default dataset {name} ({first}); give your own file with "
                         f"--data {family}=FILE (stock lm-eval: --metadata '{{\"{key}\": \"FILE\"}}')") from None
+
+
+def meta_int(key: str, value, minimum: int) -> int:
+    """A whole-number task setting from lm-eval metadata (stock lm-eval passes it unchecked)."""
+    try:
+        n = int(value)
+        if n != float(value) or n < minimum:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise DataError(f"{key}={value!r}: must be a whole number >= {minimum}") from None
+    return n

@@ -134,3 +134,17 @@ def test_value_ci_and_unknown_aggregation():
     assert lo <= np.exp(6 / 3) <= hi
     assert stats.compare([{"x": 1}], [{"x": 2}], "something_else") is None
     assert stats.compare([], []) is None
+
+
+def test_zero_resamples_keeps_the_exact_tests():
+    """--resamples 0 is documented, not silent: exact tests need no resampling and still decide; the others say so."""
+    rng = np.random.default_rng(2)
+    binary = stats.compare(rng.integers(0, 2, 200).tolist(), rng.integers(0, 2, 200).tolist(), resamples=0)
+    assert binary.test == "mcnemar-exact" and binary.p_value is not None and binary.ci95 is not None
+    small = stats.compare(rng.random(12).tolist(), rng.random(12).tolist(), resamples=0)
+    assert small.test == "sign-flip-exact" and small.p_value is not None
+    big = stats.compare(rng.random(50).tolist(), rng.random(50).tolist(), resamples=0)
+    assert big.test == "sign-flip (needs --resamples > 0)" and big.p_value is None and big.ci95 is None
+    pairs = [[int(g), int(g)] for g in rng.integers(0, 5, 50)]
+    corpus = stats.compare(pairs, pairs, "f1_macro", resamples=0)
+    assert corpus.test.endswith("(needs --resamples > 0)") and corpus.p_value is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks import metrics
-from tasks.data import DataError, pick_column, read_table_lines, read_text_file
+from tasks.data import DataError, meta_int, pick_column, read_table_lines, read_text_file
 
 QUESTION_COLUMNS = ("question", "Question", "query", "instruction")
 ANSWER_COLUMNS = ("answer", "Answer_True", "Answer", "reference", "output")
@@ -51,7 +51,7 @@ def load(docqa_data=None, docqa_documents=None, docqa_context_chars=2000, **meta
     if not docqa_data:
         raise DataError("docqa: needs your own question/answer file (columns question, answer[, context]); give it "
                         "with --data docqa=qa.csv (stock lm-eval: --metadata '{\"docqa_data\": \"qa.csv\"}')")
-    docs = load_rows(docqa_data, docqa_documents, int(docqa_context_chars))
+    docs = load_rows(docqa_data, docqa_documents, meta_int("docqa_context_chars", docqa_context_chars, 1))
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 
 

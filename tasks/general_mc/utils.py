@@ -20,7 +20,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from tasks.data import DataError, hub_dataset, pick_column, read_table_lines, read_text_file
+from tasks.data import DataError, hub_dataset, meta_int, pick_column, read_table_lines, read_text_file
 
 LETTERS = "ABCDEFGHIJ"
 DEFAULT_DATASET = ("cais/mmlu", "all")
@@ -151,9 +151,7 @@ def _header(subject: str) -> str:
 def load(general_mc_data=None, general_mc_split="test", general_mc_shots=5, **metadata):
     import datasets
 
-    shots = int(general_mc_shots)
-    if shots < 0:
-        raise DataError(f"general_mc_shots={general_mc_shots}: must be >= 0")
+    shots = meta_int("general_mc_shots", general_mc_shots, 0)
     if general_mc_data:
         rows, dev = load_rows(general_mc_data, str(general_mc_split))
     else:
