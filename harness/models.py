@@ -103,7 +103,8 @@ def base_fingerprint(ref: BaseRef, model, cache_dir: Path) -> str:
     """sha256 over a local base's weight files (memoised under cache_dir), or the hub id + commit it loaded."""
     if ref.local:
         return fingerprint_dir_cached(Path(ref.source), cache_dir / "fingerprints.json")
-    return fingerprint_text("hub", ref.source, getattr(model.config, "_commit_hash", None) or "unknown-revision")
+    commit = getattr(getattr(model, "config", None), "_commit_hash", None)  # model is None under --engine vllm
+    return fingerprint_text("hub", ref.source, commit or "unknown-revision")
 
 
 def _adapter_shapes(spec: AdapterSpec) -> dict[str, list[int]]:

@@ -77,6 +77,10 @@ def plan(cfg: RunConfig) -> Plan:
     problems += check_arm_names(specs)
     tm = None
     ref, _ = resolve_base(cfg.base)
+    if not problems:
+        from harness import engines
+
+        problems += engines.preflight(cfg, ref, specs)
     if cfg.tasks:
         from harness import taskset
 
@@ -146,12 +150,12 @@ def _prepare_out(cfg: RunConfig) -> None:
 
 def run(cfg: RunConfig) -> Path:
     p = plan(cfg)  # every cheap check, before torch is even imported
-    from harness import engine, models
+    from harness import engine, engines, models
 
     ref, _ = resolve_base(cfg.base)
-    print(f"loading base {ref.source} ...", file=sys.stderr)
-    base = models.load_base(ref, cfg)
-    model = models.attach_adapters(base, p.adapters)
+    print(f"loading base {ref.source} ({cfg.engine} engine) ...", file=sys.stderr)
+    eng = engines.load(cfg, ref, p.adapters)
+    base = eng.base
     _prepare_out(cfg)  # only once every adapter fits: a refused run leaves nothing behind
     arms = [models.BASE_ARM] + [s.name for s in p.adapters]
     print(f"loaded in {base.load_s:.1f}s on {base.device} ({base.dtype}, quantization {base.quantization}); "
@@ -159,13 +163,13 @@ def run(cfg: RunConfig) -> Path:
 
     scores, task_info, timing = [], {}, {}
     spec_of = {s.name: s for s in p.adapters}
-    lm = engine.make_lm(model, base.tokenizer, cfg.batch_size)
     steps = [(a, t) for a in arms for t in cfg.tasks]
     for i, (arm, task) in enumerate(steps, 1):
         spec = spec_of.get(arm)
         print(f"[{i}/{len(steps)}] arm {arm}, task {task}", file=sys.stderr)
-        with models.activate(model, arm):
-            out = engine.evaluate_arm_task(lm, p.task_manager, task, cfg, base, spec, p.task_objects.get(task))
+        with eng.activate(arm):
+            out = engine.evaluate_arm_task(eng.lm, p.task_manager, task, cfg, base, spec, p.task_objects.get(task),
+                                           eng.cache_tag)
         for name, rows in out.samples.items():
             results.write_jsonl(results.samples_path(cfg.out, arm, name), rows)
         scores += [dict(s, arm=arm) for s in out.scores]
@@ -173,6 +177,7 @@ def run(cfg: RunConfig) -> Path:
         timing.setdefault(arm, {}).update(out.timing)
 
     run_doc = _run_document(cfg, base, p.adapters, task_info, scores, timing)
+    run_doc["environment"]["engine"] = eng.provenance()
     from harness import comparisons
 
     comparisons.fill(run_doc, cfg.out, resamples=cfg.resamples, seed=cfg.seed)

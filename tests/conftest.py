@@ -50,8 +50,9 @@ def tinystories(shared) -> Path:
     return path
 
 
-def build_tiny_llama(out: Path, seed: int = 0) -> Path:
-    """A 2-layer, 64-wide random Llama (64: bitsandbytes quantises in blocks of 64) and a byte-level BPE tokenizer trained on a few sentences."""
+def build_tiny_llama(out: Path, seed: int = 0, hidden: int = 64, heads: int = 4, kv_heads: int = 2) -> Path:
+    """A 2-layer, 64-wide random Llama (64: bitsandbytes quantises in blocks of 64) and a byte-level BPE tokenizer
+    trained on a few sentences. `hidden=128, heads=2, kv_heads=2` gives head_dim 64, which vLLM's CPU attention needs."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -66,15 +67,17 @@ def build_tiny_llama(out: Path, seed: int = 0) -> Path:
                                    pad_token="<unk>")
     fast.save_pretrained(out)
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+    cfg = LlamaConfig(vocab_size=len(fast), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
+                      num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=256,
                       bos_token_id=1, eos_token_id=2, pad_token_id=0, tie_word_embeddings=True)
     LlamaForCausalLM(cfg).save_pretrained(out)
     return out
 
 
-def build_adapter(base: Path, out: Path, seed: int = 0, r: int = 4, targets=("q_proj", "v_proj")) -> Path:
-    """A LoRA adapter with random (non-zero) B, so the adapter arm really differs from the base."""
+def build_adapter(base: Path, out: Path, seed: int = 0, r: int = 4, targets=("q_proj", "v_proj"), scale: float = 1.0,
+                  **lora_kwargs) -> Path:
+    """A LoRA adapter with random (non-zero) B, so the adapter arm really differs from the base (B times `scale`:
+    a small scale keeps the model's text readable, as a trained adapter's is)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -82,7 +85,12 @@ def build_adapter(base: Path, out: Path, seed: int = 0, r: int = 4, targets=("q_
     model = AutoModelForCausalLM.from_pretrained(base)
     torch.manual_seed(seed)
     peft_model = get_peft_model(model, LoraConfig(r=r, lora_alpha=2 * r, target_modules=list(targets),
-                                                  init_lora_weights=False))
+                                                  init_lora_weights=False, **lora_kwargs))
+    if scale != 1.0:
+        with torch.no_grad():
+            for name, p in peft_model.named_parameters():
+                if "lora_B" in name:
+                    p.mul_(scale)
     peft_model.save_pretrained(out)
     return out
 

@@ -76,6 +76,9 @@ CASES = [
     ("run: hub-only task offline", "run --base {model} --tasks mmlu_abstract_algebra --out {ws}/r --no-registry", "is on the Hugging Face hub"),
     ("run: unknown registered name", "run --base {model} --tasks tiny_gen --include-path {tasks} --adapter goood --registry {a}/registry.sqlite --out {ws}/r", "no adapter named 'goood'"),
     ("run: corrupt registry", RUN.replace(" --no-registry", "") + " --registry {a}/corrupt.sqlite --out {ws}/r", "not a readable SQLite file"),
+    ("run: vLLM option without --engine vllm", RUN + " --tensor-parallel-size 2 --out {ws}/r", "add --engine vllm"),
+    ("run: unknown engine", RUN + " --engine tgi --out {ws}/r", "invalid choice: 'tgi'"),
+    ("run: vllm with a batch size", RUN + " --engine vllm --batch-size 8 --out {ws}/r", "schedules its own batches"),
     ("run: registry is a folder", RUN.replace(" --no-registry", "") + " --registry {a}/empty_dir --out {ws}/r", "is a folder"),
     # --- harness train ----------------------------------------------------------------------------------------
     ("train: missing base", "train --base {ws}/nope --data {a}/reviews.csv --format yelp --out {ws}/t --no-registry", "--base"),
