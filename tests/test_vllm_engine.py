@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ENGINE_TASKS, _CORPUS, build_adapter, build_tiny_llama
+from conftest import _CORPUS, ENGINE_TASKS, build_adapter, build_tiny_llama
 
 from harness import results
 
