@@ -57,7 +57,7 @@ CASES = [
     ("run: data without =", RUN + " --data yelp --out {ws}/r", "expected KEY=VALUE"),
     ("run: unknown data key", RUN + " --data yelpp={a}/reviews.csv --out {ws}/r", "did you mean yelp"),
     ("run: data file missing", "run --base {model} --tasks yelp --data yelp={ws}/nope.csv --out {ws}/r --no-registry", "no such file"),
-    ("run: data for a task not run", RUN + " --data docqa={a}/qa.csv --out {ws}/r", "no task in --tasks reads it"),
+    ("run: data for a task not run", "run --base {model} --tasks yelp_mc --data yelp={a}/reviews.csv --data docqa={a}/qa.csv --out {ws}/r --no-registry", "no task in --tasks reads it"),
     ("run: task-meta not a number", "run --base {model} --tasks perplexity --data perplexity={a}/docs --task-meta ppl_window=abc --out {ws}/r --no-registry", "ppl_window=abc: expected a whole number"),
     ("run: task-meta nobody reads", "run --base {model} --tasks yelp_mc --data yelp={a}/reviews.csv --task-meta ppl_windw=512 --out {ws}/r --no-registry", "did you mean ppl_window"),
     ("run: task-meta for a task not run", "run --base {model} --tasks yelp_mc --data yelp={a}/reviews.csv --task-meta ppl_window=512 --out {ws}/r --no-registry", "no task in --tasks reads it"),
