@@ -13,6 +13,8 @@ from collections import Counter
 CONSTANT = "constant predictor"
 NEAR_CONSTANT = "near-constant predictor"
 NEAR_CONSTANT_SHARE = 0.9  # one answer for at least this share of the documents
+MOSTLY_UNPARSEABLE = "mostly unparseable"
+MOSTLY_UNPARSEABLE_SHARE = 0.5
 
 
 def predictions(task: str, rows: list[dict]) -> tuple[list[int], list[int], list[str] | None] | None:
@@ -58,6 +60,8 @@ def diagnose(golds: list[int], preds: list[int], names: list[str] | None = None)
         out["verdict"] = CONSTANT
     elif len(counts) <= 1 or out["majority_share"] >= NEAR_CONSTANT_SHARE:
         out["verdict"] = NEAR_CONSTANT if counts else "no parseable answer"
+    elif out["unparseable_share"] >= MOSTLY_UNPARSEABLE_SHARE:
+        out["verdict"] = MOSTLY_UNPARSEABLE
     else:
         out["verdict"] = "ok"
     return out
@@ -69,6 +73,9 @@ def describe(d: dict, task: str, arm: str, unit: str = "document") -> str | None
         return None
     if d["verdict"] == "no parseable answer":
         return f"{arm} on {task}: no answer could be read ({d['n']} {unit}s); its scores say nothing about the task."
+    if d["verdict"] == MOSTLY_UNPARSEABLE:
+        return (f"{arm} on {task}: {100 * d['unparseable_share']:.1f}% of its {d['n']} answers could not be read; its "
+                "scores mostly measure the answer format, not the task.")
     share = f"{100 * d['majority_share']:.1f}%"
     return (f"{arm} on {task} is a {d['verdict']}: it answered {d['majority_answer']} for {share} of {d['n']} {unit}s "
             f"({d['classes_predicted']} of {d['n_classes']} classes ever predicted); its accuracy "

@@ -83,3 +83,15 @@ def test_report_names_the_constant_predictor(constant_run):
     md = markdown.render(data.load([constant_run]), [])
     assert "> **Warning:** lora_r8 on yelp is a constant predictor: it answered 3 stars for 100.0% of 40" in md
     assert "chance level" in md
+
+
+def test_diagnose_verdicts_against_hand_counts():
+    golds = [0, 1, 2, 3, 4] * 4
+    assert diagnostics.diagnose(golds, [2] * 20)["verdict"] == diagnostics.CONSTANT
+    assert diagnostics.diagnose(golds, [2] * 19 + [-1])["verdict"] == diagnostics.NEAR_CONSTANT
+    assert diagnostics.diagnose(golds, [-1] * 20)["verdict"] == "no parseable answer"
+    mostly = diagnostics.diagnose(golds, [-1] * 12 + [0, 1, 2, 3, 4, 0, 1, 2])
+    assert mostly["verdict"] == diagnostics.MOSTLY_UNPARSEABLE and mostly["unparseable_share"] == 0.6
+    fine = diagnostics.diagnose(golds, golds)
+    assert fine["verdict"] == "ok" and fine["accuracy"] == 1.0 and fine["chance_accuracy"] == 0.2
+    assert fine["classes_predicted"] == 5 and fine["majority_share"] == 0.2
