@@ -89,16 +89,6 @@ def _is_numeric(values) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def mcnemar_exact(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided exact McNemar p-value: a binomial test of the discordant pairs (b=1,a=0 vs a=1,b=0) at 1/2."""
-    a, b = np.asarray(a), np.asarray(b)
-    only_b = int(np.sum((b == 1) & (a == 0)))
-    only_a = int(np.sum((a == 1) & (b == 0)))
-    if only_a + only_b == 0:
-        return 1.0
-    return float(sps.binomtest(only_b, only_a + only_b, 0.5).pvalue)
-
-
 def _percentile_ci(deltas: np.ndarray) -> list[float]:
     lo, hi = np.nanpercentile(deltas, [2.5, 97.5])
     return [float(lo), float(hi)]
@@ -186,6 +176,25 @@ def _vector_spec(aggregation: str):
     return None
 
 
+def _spec(aggregation: str):
+    """(to_array, reduce) for an aggregation: the vectorised form when there is one, else the task's own function
+    applied to each resample (corpus BLEU), over an object array so that resampling and swapping work the same."""
+    spec = _vector_spec(aggregation)
+    if spec is not None:
+        return spec
+    agg = _aggregators().get(aggregation)
+    if agg is None:
+        return None
+
+    def to_array(values) -> np.ndarray:
+        out = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):  # element by element: numpy would read a list of pairs as a 2-d array
+            out[i] = v
+        return out
+
+    return to_array, lambda m: np.array([agg(list(row)) for row in m])
+
+
 # --- the sign-flip family: a mean of per-document values ---------------------------------------------------------
 
 def _mean_values(aggregation: str, values: Sequence) -> tuple[np.ndarray, float] | None:
@@ -200,10 +209,14 @@ def _mean_values(aggregation: str, values: Sequence) -> tuple[np.ndarray, float]
     return None
 
 
+def _all_patterns(n: int) -> np.ndarray:
+    """Every one of the 2**n flip (or swap) patterns of n documents, as booleans; the identity (none) included."""
+    return (np.arange(2 ** n)[:, None] >> np.arange(n)[None, :] & 1).astype(bool)
+
+
 def _sign_matrix(n: int, resamples: int, rng) -> np.ndarray | None:
     if n <= EXACT_MAX_N:
-        codes = np.arange(2 ** n)[:, None] >> np.arange(n)[None, :] & 1
-        return (1 - 2 * codes).astype(float)  # every pattern, the identity (all +1) included
+        return np.where(_all_patterns(n), -1.0, 1.0)
     if not resamples:
         return None
     return np.where(rng.random((resamples, n)) < 0.5, -1.0, 1.0)
@@ -268,11 +281,8 @@ def _signflip(d: np.ndarray, factor: float, resamples: int, rng) -> Comparison:
         c_pos, c_neg = int(np.sum(d == 1)), int(np.sum(d == -1))
         c_zero = n - c_pos - c_neg
         if (c_pos + 1) * (c_neg + 1) <= _BINARY_GRID_MAX:
-            def p_of(shift):
-                return _binary_p(c_pos, c_neg, c_zero, shift / 1.0)
-
             p = _binary_p(c_pos, c_neg, c_zero, 0.0)
-            lo, hi = _invert(lambda delta: p_of(delta), mean, scale / n)
+            lo, hi = _invert(lambda delta: _binary_p(c_pos, c_neg, c_zero, delta), mean, scale / n)
             return _consistent(mean * factor, [lo * factor, hi * factor], p, "mcnemar-exact", n)
     signs = _sign_matrix(n, resamples, rng)
     if signs is None:
@@ -317,7 +327,7 @@ def _swap_p(a: np.ndarray, b: np.ndarray, reduce, delta: float, resamples: int, 
     """Paired permutation test: each document's two answers swapped between the arms (all patterns when n is small)."""
     n = len(a)
     if n <= EXACT_MAX_N:
-        swap = (np.arange(2 ** n)[:, None] >> np.arange(n)[None, :] & 1).astype(bool)
+        swap = _all_patterns(n)
     else:
         swap = rng.random((resamples, n)) < 0.5
     swap = swap.reshape(swap.shape + (1,) * (a.ndim - 1))
@@ -358,26 +368,9 @@ def compare(base: Sequence, tuned: Sequence, aggregation: str = "mean", resample
         if n < MIN_PAIRS:
             return Comparison(float((b.mean() - a.mean()) * factor), None, None, N_TOO_SMALL, n)
         return _signflip(b - a, factor, resamples, rng)
-    spec = _vector_spec(aggregation)
+    spec = _spec(aggregation)
     if spec is None:
-        agg = _aggregators().get(aggregation)
-        if agg is None:
-            return None
-        base, tuned = list(base), list(tuned)
-        delta = agg(tuned) - agg(base)
-        if n < MIN_PAIRS_CORPUS:
-            return Comparison(float(delta), None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS)
-        if not resamples:
-            return Comparison(float(delta), None, None, "paired-bootstrap (needs --resamples > 0)", n, MIN_PAIRS_CORPUS)
-        boot = np.array([agg([tuned[j] for j in idx]) - agg([base[j] for j in idx])
-                         for idx in rng.integers(0, n, size=(resamples, n))])
-        perm = []
-        for swap in rng.random((resamples, n)) < 0.5:
-            x = [tuned[j] if w else base[j] for j, w in enumerate(swap)]
-            y = [base[j] if w else tuned[j] for j, w in enumerate(swap)]
-            perm.append(abs(agg(y) - agg(x)))
-        p_swap = float((1 + np.sum(np.asarray(perm) >= abs(delta) - 1e-12)) / (1 + resamples))
-        return _bootstrap_decision(float(delta), boot, n, p_swap)
+        return None
     to_array, reduce = spec
     a, b = to_array(base), to_array(tuned)
     delta = float(reduce(b[None])[0] - reduce(a[None])[0])
@@ -397,14 +390,10 @@ def value_ci(values: Sequence, aggregation: str = "mean", resamples: int = 1000,
         return None
     if aggregation not in _aggregators() and _is_numeric(values):
         aggregation = "mean"
+    spec = _spec(aggregation)
+    if spec is None:
+        return None
+    to_array, reduce = spec
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(values), size=(resamples, len(values)))
-    spec = _vector_spec(aggregation)
-    if spec is not None:
-        to_array, reduce = spec
-        return _percentile_ci(reduce(to_array(values)[idx]))
-    agg = _aggregators().get(aggregation)
-    if agg is None:
-        return None
-    values = list(values)
-    return _percentile_ci(np.array([agg([values[j] for j in i]) for i in idx]))
+    return _percentile_ci(reduce(to_array(values)[idx]))
