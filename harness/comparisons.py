@@ -22,6 +22,11 @@ def doc_values(rows: list[dict], metric: str, flt: str | None, key: str = "doc_i
     return out
 
 
+def aggregation(run: dict, task: str, metric: str) -> str:
+    """How a task aggregates a metric (a score row's metric, filter suffix and all), as recorded in run.json."""
+    return (run["tasks"].get(task, {}).get("aggregations") or {}).get(metric.split(":")[0], "mean")
+
+
 GROUPED = "macro_by_group"  # per-document values are [group, value]; the task's score is the mean of group means
 
 
@@ -36,10 +41,9 @@ def add_group_scores(run: dict, samples) -> None:
     run["scores"] = [s for s in run["scores"] if "group" not in s]
     extra = []
     for s in run["scores"]:
-        raw = s["metric"].split(":")[0]
-        agg = (run["tasks"].get(s["task"], {}).get("aggregations") or {}).get(raw)
-        if agg != GROUPED:
+        if aggregation(run, s["task"], s["metric"]) != GROUPED:
             continue
+        raw = s["metric"].split(":")[0]
         values = doc_values(samples(s["arm"], s["task"]), raw, s.get("filter"))
         groups = sorted({v[0] for v in values.values() if isinstance(v, (list, tuple))})
         for g in groups:
@@ -72,8 +76,7 @@ def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = 0) -> dict
         if "group" in score:
             return group_values(doc_values(samples(arm, score["task"]), score["of"], score.get("filter")), score["group"]), "mean"
         raw = score["metric"].split(":")[0]
-        agg = (run["tasks"].get(score["task"], {}).get("aggregations") or {}).get(raw, "mean")
-        return doc_values(samples(arm, score["task"]), raw, score.get("filter")), agg
+        return doc_values(samples(arm, score["task"]), raw, score.get("filter")), aggregation(run, score["task"], raw)
 
     arms = [a["name"] for a in run["arms"]]
     comparisons = []

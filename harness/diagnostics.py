@@ -17,6 +17,12 @@ MOSTLY_UNPARSEABLE = "mostly unparseable"
 MOSTLY_UNPARSEABLE_SHARE = 0.5
 
 
+def mc_choice(filtered: list) -> int:
+    """A multiple-choice answer: the index of the choice with the highest loglikelihood ([loglikelihood, greedy]
+    per choice, as lm-eval records them)."""
+    return max(range(len(filtered)), key=lambda i: filtered[i][0])
+
+
 def predictions(task: str, rows: list[dict]) -> tuple[list[int], list[int], list[str] | None] | None:
     """(golds, predictions (-1: unparseable), class names) of a classification task's samples, or None."""
     golds, preds, names = [], [], None
@@ -30,7 +36,7 @@ def predictions(task: str, rows: list[dict]) -> tuple[list[int], list[int], list
             names = [f"{i + 1} stars" if i else "1 star" for i in range(5)]
         elif isinstance(f, list) and f and all(isinstance(x, list) and x for x in f) and isinstance(r.get("target"), int):
             golds.append(r["target"])  # multiple choice: the highest-loglikelihood choice is the answer
-            preds.append(max(range(len(f)), key=lambda i: f[i][0]))
+            preds.append(mc_choice(f))
             if r.get("choices"):
                 names = [str(c).strip() for c in r["choices"]]
         else:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import results, stats
+from harness.comparisons import aggregation, doc_values
 from harness.errors import ConfigError, HarnessError
 
 KINDS = {
@@ -193,8 +194,6 @@ def _targets(rule: dict, run: dict) -> list[tuple[str, str, str]]:
 
 
 def _paired_vs_baseline(run_dir: Path, base_dir: Path, task: str, metric: str, arm: str, barm: str, agg: str, flt):
-    from harness.comparisons import doc_values
-
     path_a, path_b = results.samples_path(run_dir, arm, task), results.samples_path(base_dir, barm, task)
     if not path_a.exists() or not path_b.exists():
         raise HarnessError(f"no_regression {task}/{metric}: significance needs the samples of both runs "
@@ -266,7 +265,7 @@ def evaluate(rules: list[dict], run: dict, run_dir: Path, baseline: dict | None 
                 detail = (f"{s['value']:.4f} (n={s.get('n')}) vs baseline {b['value']:.4f} (n={b.get('n')}): "
                           f"change {change:+.4f}, tolerance {tol}")
                 if not ok and rule.get("significant_only"):
-                    agg = (run["tasks"].get(task, {}).get("aggregations") or {}).get(metric.split(":")[0], "mean")
+                    agg = aggregation(run, task, metric)
                     c = _paired_vs_baseline(run_dir, baseline_dir, task, metric, arm, barm, agg, s.get("filter"))
                     significant = c is not None and c.p_value is not None and c.p_value < stats.ALPHA
                     ok = not significant

@@ -7,7 +7,6 @@ report.html and (for the main, Yelp and sweep tables) in tables.tex.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from harness import stats
@@ -48,8 +47,13 @@ class Block:
     items: list[str] = field(default_factory=list)
 
 
-def _missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+def _best(values: list, higher: bool) -> list[int]:
+    """Indices of the best value (all of them on a tie); none when there is nothing to choose between."""
+    present = [(v, i) for i, v in enumerate(values) if not numbers.missing(v)]
+    if len(present) < 2 or len({v for v, _ in present}) < 2:
+        return []
+    best = (max if higher else min)(v for v, _ in present)
+    return [i for v, i in present if v == best]
 
 
 def _ci(c) -> list | None:
@@ -58,7 +62,7 @@ def _ci(c) -> list | None:
 
 def comparison_text(delta, ci, p, test, n, min_n=None) -> str:
     """'+0.0312 [+0.0100, +0.0500] **', or '+108.3 (n too small: 2 < 20)'."""
-    if _missing(delta):
+    if numbers.missing(delta):
         return numbers.MISSING
     if test == stats.N_TOO_SMALL:
         return f"{numbers.delta(delta)} (n too small: {numbers.count(n)} < {numbers.count(min_n or stats.MIN_PAIRS)})"
@@ -66,7 +70,7 @@ def comparison_text(delta, ci, p, test, n, min_n=None) -> str:
 
 
 def _n_text(values) -> str:
-    ns = sorted({int(v) for v in values if not _missing(v)})
+    ns = sorted({int(v) for v in values if not numbers.missing(v)})
     return "/".join(str(v) for v in ns) if ns else numbers.MISSING
 
 
@@ -90,15 +94,12 @@ def headline_table(report: Report, all_metrics: bool = False) -> Table:
     for i, (_, r) in enumerate(head.iterrows()):
         hib = r["higher_is_better"] is not False
         values = [r.get(a) for a in ["base", *arms]]
-        present = [(v, j) for j, v in enumerate(values) if not _missing(v)]
-        if len(present) > 1 and len({v for v, _ in present}) > 1:
-            best = (max if hib else min)(v for v, _ in present)
-            t.bold.update((i, 3 + j) for v, j in present if v == best)  # ties are all best
+        t.bold.update((i, 3 + j) for j in _best(values, hib))
         cells = [r["task"], f"{r['metric']} {'↑' if hib else '↓'}", _n_text([r.get("n")]),
                  *[value_text(r["metric"], v) for v in values]]
         for j, a in enumerate(arms):
             cells.append(comparison_text(r.get(f"{a}:delta"), [r.get(f"{a}:lo"), r.get(f"{a}:hi")]
-                                         if not _missing(r.get(f"{a}:lo")) else None,
+                                         if not numbers.missing(r.get(f"{a}:lo")) else None,
                                          r.get(f"{a}:p"), r.get(f"{a}:test"), r.get(f"{a}:n"), r.get(f"{a}:min_n")))
             good = tables.better(r, a) if r.get(f"{a}:significant") else None
             if good is not None:
@@ -210,10 +211,7 @@ def yelp_f1_table(report: Report) -> Table | None:
     for a in arms:
         t.rows.append(["Base" if a == "base" else a, *[numbers.value(grid[(a, m)]) for m in metrics]])
     for j, m in enumerate(metrics):
-        present = [(grid[(a, m)], i) for i, a in enumerate(arms) if not _missing(grid[(a, m)])]
-        if len(present) > 1 and len({v for v, _ in present}) > 1:
-            best = max(v for v, _ in present)
-            t.bold.update((i, 1 + j) for v, i in present if v == best)
+        t.bold.update((i, 1 + j) for i in _best([grid[(a, m)] for a in arms], higher=True))
     return t
 
 

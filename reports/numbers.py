@@ -14,7 +14,8 @@ import math
 MISSING = "n/a"
 
 
-def _missing(v) -> bool:
+def missing(v) -> bool:
+    """No number to show: None, NaN or infinite."""
     return v is None or (isinstance(v, float) and not math.isfinite(v))
 
 
@@ -26,7 +27,7 @@ def _decimals(ref: float, digits: int = 4, cap: int = 4) -> int:
 
 def value(v, integer: bool = False) -> str:
     """A metric's value."""
-    if _missing(v):
+    if missing(v):
         return MISSING
     if isinstance(v, bool):
         return str(v).lower()
@@ -38,11 +39,11 @@ def value(v, integer: bool = False) -> str:
 
 def share(v) -> str:
     """A proportion as a percentage."""
-    return MISSING if _missing(v) else f"{100 * v:.1f}%"
+    return MISSING if missing(v) else f"{100 * v:.1f}%"
 
 
 def count(v) -> str:
-    return MISSING if _missing(v) else f"{int(v)}"
+    return MISSING if missing(v) else f"{int(v)}"
 
 
 def _signed(x: float, dec: int) -> str:
@@ -52,23 +53,23 @@ def _signed(x: float, dec: int) -> str:
 
 def delta(d, ci=None) -> str:
     """'+0.0312 [+0.0100, +0.0500]'; the CI left out when there is none."""
-    if _missing(d):
+    if missing(d):
         return MISSING
-    parts = [d] + ([x for x in ci if not _missing(x)] if ci else [])
+    parts = [d] + ([x for x in ci if not missing(x)] if ci else [])
     dec = _decimals(max(abs(x) for x in parts))
     text = _signed(d, dec)
-    if ci and not any(_missing(x) for x in ci):
+    if ci and not any(missing(x) for x in ci):
         text += f" [{_signed(ci[0], dec)}, {_signed(ci[1], dec)}]"
     return text
 
 
 def p_value(p) -> str:
-    if _missing(p):
+    if missing(p):
         return MISSING
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def stars(p) -> str:
-    if _missing(p):
+    if missing(p):
         return ""
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import stats
+from harness import diagnostics, stats
 from reports.data import Report
 
 GENERAL_TASKS = ("general_qa", "general_mc")
@@ -34,7 +34,7 @@ def answer_text(row: dict) -> str:
         return r.strip()
     f = row.get("filtered")
     if isinstance(f, list) and f and isinstance(f[0], list):  # multiple choice: [loglikelihood, greedy] per choice
-        return _choice(row, max(range(len(f)), key=lambda i: f[i][0]))
+        return _choice(row, diagnostics.mc_choice(f))
     return str(r)
 
 
@@ -105,8 +105,6 @@ def forgetting(report: Report) -> list[dict]:
 
 
 def degenerate_warnings(report: Report) -> list[str]:
-    from harness import diagnostics
-
     out = []
     for d in report.diagnostics:
         w = diagnostics.describe(d, d["task"], d["arm"], d.get("unit", "document"))

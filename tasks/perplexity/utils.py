@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from tasks.data import DataError, read_corpus
+from tasks.data import DataError, meta_int, read_corpus
 
 
 def _tokenizer(tokenizer, pretrained, trust_remote_code):
@@ -35,8 +35,9 @@ def load(perplexity_data=None, tokenizer=None, pretrained=None, trust_remote_cod
         raise DataError("perplexity: needs your own held-out text (a folder of .md/.txt files, or a JSONL with a "
                         "'text' column); give it with --data perplexity=DIR (stock lm-eval: --metadata "
                         "'{\"perplexity_data\": \"DIR\"}')")
-    window = _positive("ppl_window", sweep_window or ppl_window)
-    stride = _positive("ppl_stride", ppl_stride)
+    # Unset (None, "", 0) means the defaults: the model's length, half a window. Stock lm-eval passes them unchecked.
+    window = meta_int("ppl_window", sweep_window or ppl_window, 1) if (sweep_window or ppl_window) else None
+    stride = meta_int("ppl_stride", ppl_stride, 1) if ppl_stride else None
     tok = _tokenizer(tokenizer, pretrained, trust_remote_code)
     if window is not None and stride is not None and not 1 <= stride <= window:
         raise DataError(f"perplexity: ppl_stride={stride} must be between 1 and the window ({window})")
@@ -52,19 +53,6 @@ def load(perplexity_data=None, tokenizer=None, pretrained=None, trust_remote_cod
             "ppl_window": window, "ppl_stride": stride,
         })
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
-
-
-def _positive(key: str, value) -> int | None:
-    """A window or stride from the metadata (stock lm-eval passes it unchecked): a whole number >= 1, or None."""
-    if value in (None, "", 0):
-        return None
-    try:
-        n = int(value)
-        if n != float(value) or n < 1:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise DataError(f"perplexity: {key}={value!r} must be a whole number of tokens >= 1") from None
-    return n
 
 
 def load_general(perplexity_general_data=None, **metadata):
