@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -288,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = args.debug or os.environ.get("HARNESS_DEBUG", "") not in ("", "0")
+    # bitsandbytes (imported by transformers, peft and accelerate on every path: run, train, the demo's pre-training)
+    # logs a warning at import on CPUs with AVX512-BF16 when the optional `kernels` package is missing ("Failed to load
+    # CPU gemm_4bit_forward"); it changes nothing we use, and a clean terminal is part of a clear error.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
         code = args.func(args) or 0
         # 1 means "a gate rule failed"; a command that is not the gate must not be able to say it.

@@ -6,7 +6,6 @@ others under `set_adapter(name)`: the same weights in memory serve every arm.
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 import time
@@ -20,11 +19,6 @@ from harness.adapters import AdapterSpec, safetensors_shapes
 from harness.config import BaseRef, DType, RunConfig
 from harness.errors import HarnessError
 from harness.fingerprint import fingerprint_dir_cached, fingerprint_text
-
-# bitsandbytes logs a warning on import on CPUs with AVX512-BF16 when the optional `kernels` package is missing
-# ("Failed to load CPU gemm_4bit_forward"); it changes nothing we use, and a clean terminal is part of a clear error.
-# (transformers and peft, which import it, are imported lazily below this line.)
-logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 BASE_ARM = "base"
 
@@ -57,10 +51,6 @@ def _torch_dtype(dtype: DType, device: str, four_bit: bool):
 
 
 def load_base(ref: BaseRef, cfg: RunConfig) -> LoadedBase:
-    import logging
-
-    # bitsandbytes (imported by peft) warns at import about optional CPU kernels it does not need here.
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = pick_device(cfg.device)

@@ -129,9 +129,6 @@ def register(out: Path, registry) -> str | None:
 
 
 def run(cfg: TrainConfig, callbacks: tuple = (), registry=None) -> Path:
-    import logging
-
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import (

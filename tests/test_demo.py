@@ -42,6 +42,13 @@ def test_outputs_exist(runs):
     assert "headline" in proc.stdout and "verdict:" in proc.stdout and "demo finished" in proc.stdout
 
 
+def test_terminal_is_quiet(runs):
+    """No third-party chatter: bitsandbytes' optional-kernel warning, lm-eval's own git call, any traceback."""
+    _, _, proc = runs
+    for noise in ("gemm_4bit_forward", "fatal:", "Traceback"):
+        assert noise not in proc.stderr, noise
+
+
 def test_numbers_are_sane(runs):
     a, _, _ = runs
     run = json.loads((a / "run" / "run.json").read_text())
