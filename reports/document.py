@@ -147,6 +147,7 @@ def task_table(report: Report, task: str) -> Table:
     sel = report.scores[report.scores.task == task]
     t = Table(f"task-{task}", ["metric", "n", *[f"{a} [95% CI]" for a in arms]],
               numeric=[False, True, *[True] * len(arms)])
+    without_ci = set()  # why a value has no CI: "few" (below the minimum of documents) or "resamples" (--resamples 0)
     for m in dict.fromkeys(sel["metric"]):
         rows = {a: sel[(sel.metric == m) & (sel.arm == a)] for a in arms}
         cells = [m, _n_text([r["n"].iloc[0] for r in rows.values() if len(r) and "n" in r])]
@@ -159,8 +160,14 @@ def task_table(report: Report, task: str) -> Table:
             text_ = value_text(m, v)
             if ci and not _is_count(m):
                 text_ += f" [{value_text(m, ci[0])}, {value_text(m, ci[1])}]"
+            elif not ci and not _is_count(m) and not numbers.missing(v):
+                n = r["n"].iloc[0] if "n" in r else None
+                without_ci.add("few" if numbers.missing(n) or n < stats.MIN_PAIRS else "resamples")
             cells.append(text_)
         t.rows.append(cells)
+    reasons = {"few": f"fewer than {stats.MIN_PAIRS} documents", "resamples": "--resamples 0"}
+    if without_ci:
+        t.caption = "Values without a CI: " + " / ".join(reasons[k] for k in sorted(without_ci)) + "."
     return t
 
 
@@ -271,7 +278,10 @@ def build(report: Report) -> list[Block]:
         blocks += [Block("heading", "What the classifiers answered"), Block("table", table=preds),
                    Block("paragraph", preds.caption)]
     for task in dict.fromkeys(report.scores["task"]):
-        blocks += [Block("heading", task), Block("table", table=task_table(report, task))]
+        table = task_table(report, task)
+        blocks += [Block("heading", task), Block("table", table=table)]
+        if table.caption:
+            blocks.append(Block("paragraph", table.caption))
         info = report.tasks.get(task) or {}
         if info.get("conventions"):
             blocks.append(Block("paragraph", "Conventions: " + "; ".join(f"{k}: {v}" for k, v in info["conventions"].items()) + "."))

@@ -60,23 +60,25 @@ def bars(report: Report, out: Path, formats) -> list[str]:
     fig, axes = _grid(len(head), 3.2, 2.6)
     s = report.scores
     for ax, (_, r) in zip(axes, head.iterrows()):
-        vals, errs = [], [[], []]
+        vals, cis = [], []
         for a in arms:
             sel = s[(s.task == r["task"]) & (s.metric == r["metric"]) & (s.arm == a)]
-            v = float(sel["value"].iloc[0]) if len(sel) else float("nan")
+            vals.append(float(sel["value"].iloc[0]) if len(sel) else float("nan"))
             ci = sel["ci95"].iloc[0] if len(sel) and "ci95" in sel else None
-            vals.append(v)
-            lo, hi = (ci if isinstance(ci, list) else [v, v])
-            errs[0].append(max(v - lo, 0))
-            errs[1].append(max(hi - v, 0))
-        ax.bar(range(len(arms)), vals, yerr=errs, capsize=3, color=["#888888"] + [f"C{i}" for i in range(len(arms) - 1)])
+            cis.append(ci if isinstance(ci, list) else None)
+        ax.bar(range(len(arms)), vals, color=["#888888"] + [f"C{i}" for i in range(len(arms) - 1)])
+        # Only arms with a CI get a whisker: a zero-length one would read as a very precise value.
+        for i, (v, ci) in enumerate(zip(vals, cis)):
+            if ci is not None:
+                ax.errorbar([i], [v], yerr=[[max(v - ci[0], 0)], [max(ci[1] - v, 0)]], color="black", capsize=3)
         chance = _chance(report, r["task"], r["metric"])
         if chance is not None:
             ax.axhline(chance, color="black", ls="--", lw=0.8)
             ax.text(len(arms) - 0.5, chance, " chance", fontsize=6, va="bottom", ha="right")
         ax.set_xticks(range(len(arms)), arms, rotation=30, ha="right", fontsize=7)
         n = r.get("n")
-        ax.set_title(f"{r['task']}: {r['metric']}" + (f" (n={int(n)})" if n == n and n is not None else ""), fontsize=8)
+        ax.set_title(f"{r['task']}: {r['metric']}" + (f" (n={int(n)})" if n == n and n is not None else "")
+                     + ("\nno CI: too few documents" if any(ci is None for ci in cis) else ""), fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle("Scores with 95% bootstrap CIs (as in the per-task tables)", fontsize=9)
     fig.tight_layout()
@@ -110,6 +112,12 @@ def forest(report: Report, out: Path, formats) -> list[str]:
                 ax.plot([r["delta"]], [i], "o", mfc="none", color="gray")
                 ax.text(r["delta"], i + 0.25, "n too small", fontsize=6, ha="center", color="gray")
         ax.axvline(0, color="black", lw=0.8)
+        # Room for the points and their labels at the edges, and few enough ticks that small deltas stay legible.
+        ax.margins(x=0.2)
+        ax.xaxis.set_major_locator(_plt().MaxNLocator(4))
+        lo, hi = ax.get_xlim()
+        if hi - lo < 1e-9:  # every delta and bound is 0: a readable symmetric axis, not one scaled to 1e-16
+            ax.set_xlim(-1, 1)
         ax.set_yticks(range(len(report.adapters)), report.adapters, fontsize=7)
         ax.set_ylim(len(report.adapters) - 0.5, -0.7)
         ax.set_title(f"{task}: {metric} {'↑' if hib is not False else '↓'}", fontsize=8)

@@ -247,3 +247,41 @@ def test_small_n_reads_n_too_small_everywhere(tmp_path):
             assert c["ci95"] is None and c["p_value"] is None and not c["significant"]
         else:  # CI and p-value agree everywhere else
             assert (c["p_value"] < 0.05) == (not c["ci95"][0] <= 0 <= c["ci95"][1]) == c["significant"], c
+
+
+def test_score_plot_draws_the_tables_cis_and_none_where_there_is_none(tmp_path, monkeypatch):
+    """scores.png: each whisker spans the arm's ci95 from run.json; an arm without one (perplexity, 6 documents) gets
+    no whisker at all (a zero-length one would read as a very precise value) and its panel says why."""
+    from matplotlib.container import ErrorbarContainer
+
+    from reports import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, out, name, formats: figures.append(fig) or [])
+    report = data.load([GOLDEN_RUN])
+    plots.bars(report, tmp_path, {"png"})
+    (fig,) = figures
+    run = results.load_run(GOLDEN_RUN)
+    ci = {(s["task"], s["metric"], s["arm"]): s.get("ci95") for s in run["scores"]}
+    arms = ["base", *report.adapters]
+    checked = {"with": 0, "without": 0}
+    for ax in fig.axes:
+        title = ax.get_title()
+        if ":" not in title:
+            continue
+        task, metric = title.split(" (")[0].split("\n")[0].split(": ")
+        bars_drawn = {}
+        for c in ax.containers:
+            if isinstance(c, ErrorbarContainer):
+                (x,), (y,) = c.lines[0].get_data()
+                segment = c.lines[2][0].get_segments()[0]
+                bars_drawn[arms[int(round(x))]] = sorted(p[1] for p in segment)
+        for a in arms:
+            expected = ci[(task, metric, a)]
+            if expected is None:
+                assert a not in bars_drawn and "no CI" in title, (task, metric, a)
+                checked["without"] += 1
+            else:
+                assert bars_drawn[a] == pytest.approx(expected), (task, metric, a)
+                checked["with"] += 1
+    assert checked["with"] >= 6 and checked["without"] >= 2, checked
