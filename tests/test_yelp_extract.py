@@ -91,7 +91,8 @@ def test_rule_names(text, rule):
     assert extract_star(text).rule == rule
 
 
-# --- the labelled corpus: 335 answers in 17 styles, written as a reader labels them (before the rules were tuned) --
+# --- the labelled corpus: 385 answers in 17 styles, labelled as a reader reads them (tasks/yelp/README: which part
+# was written before the rules were tuned) --
 
 CORPUS_FILE = __import__("pathlib").Path(__file__).parent / "data" / "yelp_answer_corpus.jsonl"
 

@@ -1,7 +1,7 @@
 """Rule-based star extraction: free text from a model -> a star count 1..5, or unparseable.
 
 The text is first normalised, then the rules run in a fixed order. tasks/yelp/README.md has the same list with
-examples; tests/data/yelp_answer_corpus.jsonl (335 labelled answers in 17 styles) is the measurement.
+examples; tests/data/yelp_answer_corpus.jsonl (385 labelled answers in 17 styles) is the measurement.
 
 0. Normalise: full-width digits and tildes to ASCII, dashes to "-", emoji variation selectors and keycaps dropped
    ("1️⃣" is "1"), whole-number decimals shortened ("4.0" is "4", "5.0/5" is "5/5"), the answer cut where the model
@@ -11,7 +11,8 @@ examples; tests/data/yelp_answer_corpus.jsonl (335 labelled answers in 17 styles
 1. Hedges make the whole answer unparseable: the model did not commit to one class, and picking either end would
    score a guess as a decision. Ranges ("3-4", "3 or 4 stars", "either 4 or 5", "2 to 3 stars", "3/4 stars"),
    "between 2 and 3", two candidates ("maybe 3, maybe 4", "probably 4, possibly 5"), fractional stars ("3.5",
-   "4.5/5", "2½"), and the Chinese forms ("3到4星", "三四星", "四星半").
+   "4.5/5", "2½"), and the Chinese forms ("3到4星", "三四星", "四星半"). After negations are cut (2.), a mention
+   followed by a second guess that ends its clause ("4 stars would be fair, maybe 5.") is a hedge too.
 2. Negated mentions ("not 5 stars", "isn't a 5", "wouldn't even give it 2 stars", "不是五星", "不到五星") are cut
    out, so "not 5 stars, more like 2" reads as 2 and "not 5 stars" alone as unparseable.
 3. Explicit mentions: "N/5" ("N/10" and "N/100" are out of scale; other denominators are dates or ratios and are
@@ -20,12 +21,13 @@ examples; tests/data/yelp_answer_corpus.jsonl (335 labelled answers in 17 styles
    (★ counted, ☆ ignored), and the Chinese forms ("4星", "四星", "4颗星", "评分：4", "4分"). Number words count
    ("four stars"). When several mentions are found, the last one that follows a verdict marker ("final answer",
    "overall", "so", "therefore", "I'd", "总体", "最终", "所以" ...) wins, so a reasoning chain that quotes other
-   ratings before its conclusion reads as its conclusion; otherwise the earliest mention wins. Out-of-scale values
+   ratings before its conclusion reads as its conclusion ("Overall 3." closing a clause is a mention); otherwise the earliest mention wins. Out-of-scale values
    ("8/10", "0 stars", "6 stars", "Rating: 8") are unparseable rather than clamped, unless an in-scale mention is
    also present.
-4. A bare digit 1-5 standing alone ("4", "Output: 4.") is accepted only when no explicit mention matched and the
-   answer holds exactly one such digit; a digit inside a larger number, a time, a date or a percentage is not an
-   answer, and two different bare digits are ambiguous.
+4. A bare digit 1-5 standing alone ("4", "Output: 4.") is accepted only when no explicit mention matched, the
+   answer holds exactly one such digit, and the digit opens or closes the answer or one of its lines; a digit inside
+   a sentence ("The review has 3 paragraphs", "Room 5 was dirty"), a larger number, a time, a date or a percentage
+   is not an answer, and two different bare digits are ambiguous.
 5. A bare number word ("Four.", "two") is accepted only at the start of the answer and only when it stands alone
    (followed by punctuation, the end or "star"): "One moment, let me think" is not a rating.
 """
@@ -118,6 +120,13 @@ _HEDGES = [
     re.compile(r"[星分]半|半[星分]"),
 ]
 
+# A committed mention followed by a second guess ("4 stars would be fair, maybe 5", "3, or even 4."): checked after
+# negations are cut, so "not 5, maybe 2" still reads as 2. The second guess must end its clause: "5 stars for the
+# food, maybe 2 for the service" names an aspect, not a second answer.
+_SECOND_GUESS = re.compile(rf"\b{_STAR_NUM}\b(?:\s*-?\s*stars?)?[^.\n]{{0,40}}?(?:,|;|\bor\b)\s*(?:or\s+)?"
+                           rf"(?:maybe|perhaps|possibly|even)\s+(?:a\s+)?{_STAR_NUM}\b(?:\s*-?\s*stars?)?{_CLAUSE_END}",
+                           re.I)
+
 # --- 2. negations ----------------------------------------------------------------------------------------------
 
 _NEGATIONS = [
@@ -136,6 +145,8 @@ _EXPLICIT = [
     ("n_stars", re.compile(rf"\b{_NUM}{_STAR}", re.I)),
     ("labelled", re.compile(rf"\b(?:star_rating|rating|rated|score|stars?|output|answer)\s*{_QUOTE}\s*"
                             rf"(?:is|of|:|=|-)?\s*{_QUOTE}\s*{_NUM}\b(?!\s*/|\s+out of|\.\d)", re.I)),
+    # "Overall 3." / "Overall: 4 stars" closing an answer; "Overall 2 visits were fine" is not a rating.
+    ("labelled", re.compile(rf"\boverall\s*[:,=-]?\s*{_NUM}(?:\s*-?\s*stars?)?{_CLAUSE_END}", re.I)),
     ("verdict", re.compile(rf"(?:\brate|\bgive|\bgiving|\bgo with|\bsay|\bwould be|\bshould be|\bdeserves|\bwarrants|"
                            rf"\bgets|→|->)\s+(?:(?:it|this|this review|the review|them)\s+)?(?:a\s+|an\s+)?"
                            rf"{_NUM}\b(?!\s*/|\s+out of|\.\d|%|-\d|\s*-?\s*stars?\b)", re.I)),
@@ -183,7 +194,7 @@ def _explicit_hits(text: str) -> list[_Hit]:
     for start, end, rule, star in found:
         before = text[max(prev_end, start - _MARKER_WINDOW) : start]
         after = text[end : end + 10]
-        verdict = bool(_VERDICT_MARKER.search(before) or re.match(r"\s*overall", after, re.I))
+        verdict = bool(_VERDICT_MARKER.search(before + text[start:end]) or re.match(r"\s*overall", after, re.I))
         hits.append(_Hit(start, end, rule, star, verdict))
         prev_end = max(prev_end, end)
     return hits
@@ -200,6 +211,16 @@ def _choose(hits: list[_Hit]) -> _Hit:
 # --- 4./5. bare digit and bare number word ---------------------------------------------------------------------
 
 _BARE_DIGIT = re.compile(r"(?<![\d.,/:\-$])\b([1-5])\b(?![\d%/]|\.\d|,\d|:\d|-\d)")
+_NO_WORDS = re.compile(r"[\W_]*")
+
+
+def _stands_alone(text: str, m: re.Match) -> bool:
+    """The digit opens or closes the answer or a line of it ("4 - loved it", "The rating is 4.", "答案：5"): a digit
+    inside a sentence ("The review has 3 paragraphs", "Room 5 was dirty") counts something else."""
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    line_end = text.find("\n", m.end())
+    line_end = len(text) if line_end < 0 else line_end
+    return bool(_NO_WORDS.fullmatch(text[line_start : m.start()]) or _NO_WORDS.fullmatch(text[m.end() : line_end]))
 _LEADING_WORD = re.compile(r"^\W*(one|two|three|four|five)\b(?=\s*(?:$|[.!,;:)\n]|-?\s*stars?\b))", re.I)
 
 
@@ -214,15 +235,18 @@ def extract_star(response: str) -> Extraction:
     negated = text
     for pattern in _NEGATIONS:
         negated = pattern.sub(" ", negated)
+    if _SECOND_GUESS.search(negated):
+        return Extraction(None, "hedge")
     hits = _explicit_hits(negated)
     if hits:
         hit = _choose(hits)
         return Extraction(hit.star, hit.rule if hit.star is not None else f"{hit.rule}_out_of_scale")
-    digits = {m.group(1) for m in _BARE_DIGIT.finditer(negated)}
-    if len(digits) == 1:
-        return Extraction(int(digits.pop()), "bare_digit")
+    bare = list(_BARE_DIGIT.finditer(negated))
+    digits = {m.group(1) for m in bare}
     if len(digits) > 1:
         return Extraction(None, "ambiguous")
+    if digits and any(_stands_alone(negated, m) for m in bare):
+        return Extraction(int(digits.pop()), "bare_digit")
     m = _LEADING_WORD.match(negated)
     if m:
         return Extraction(_WORDS[m.group(1).lower()], "number_word")
