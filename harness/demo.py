@@ -70,6 +70,8 @@ def build_base(world: dict, out: Path, seed: int, quick: bool) -> Path:
         default_data_collator,
     )
 
+    from harness.train import logs_to_stderr
+
     torch.manual_seed(seed)
     corpus = world["corpus"].read_text()
     extra = [world["train"].read_text(), *(p.read_text() for p in sorted(world["manual"].glob("*.md")))]
@@ -98,8 +100,9 @@ def build_base(world: dict, out: Path, seed: int, quick: bool) -> Path:
                              save_total_limit=1, report_to="none", seed=seed, data_seed=seed, use_cpu=True,
                              disable_tqdm=False)
     resume = any(checkpoints.glob("checkpoint-*"))
-    Trainer(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator).train(
-        resume_from_checkpoint=True if resume else None)
+    trainer = Trainer(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator)
+    logs_to_stderr(trainer)
+    trainer.train(resume_from_checkpoint=True if resume else None)
     model.save_pretrained(out)
     fast.save_pretrained(out)
     return out

@@ -128,6 +128,23 @@ def register(out: Path, registry) -> str | None:
     return entry["name"]
 
 
+def logs_to_stderr(trainer) -> None:
+    """The Trainer writes a dict per logging step to stdout (through its progress bar); ours go to stderr with the
+    bar, so that stdout carries results only (`harness train ... > summary.txt`, the demo's headline). The numbers
+    are kept in training_log.csv and TensorBoard."""
+    import contextlib
+
+    from transformers.trainer_callback import ProgressCallback
+
+    class StderrProgress(ProgressCallback):
+        def on_log(self, *args, **kwargs):
+            with contextlib.redirect_stdout(sys.stderr):  # tqdm.write picks sys.stdout at call time
+                super().on_log(*args, **kwargs)
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(StderrProgress)
+
+
 def run(cfg: TrainConfig, callbacks: tuple = (), registry=None) -> Path:
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -200,6 +217,7 @@ def run(cfg: TrainConfig, callbacks: tuple = (), registry=None) -> Path:
     trainer = Trainer(model=model, args=args, train_dataset=data.train, eval_dataset=data.eval or None,
                       data_collator=DataCollatorForSeq2Seq(tok, label_pad_token_id=-100, padding=True),
                       callbacks=extra)
+    logs_to_stderr(trainer)
     resume = _latest_checkpoint(out) if state == "resume" else None
     if resume:
         print(f"resuming from {resume}", file=sys.stderr)

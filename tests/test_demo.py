@@ -47,6 +47,7 @@ def test_terminal_is_quiet(runs):
     _, _, proc = runs
     for noise in ("gemm_4bit_forward", "fatal:", "Traceback"):
         assert noise not in proc.stderr, noise
+    assert "'loss'" not in proc.stdout  # the trainers' step logs go to stderr; stdout is the summary and headline
 
 
 def test_numbers_are_sane(runs):

@@ -92,6 +92,16 @@ class CountSteps(TrainerCallback):
         self.steps.append(state.global_step)
 
 
+def test_stdout_carries_the_summary_and_the_step_logs_go_to_stderr(tiny_model, tmp_path, capsys):
+    """`harness train ... > summary.txt` holds the summary line, not a dict per logging step (those go to stderr with
+    the progress bar; training_log.csv keeps the numbers)."""
+    data = write_jsonl(tmp_path / "data.jsonl", ROWS)
+    assert main(train_argv(tiny_model, data, tmp_path / "adapter", "--max-steps", "4", "--no-registry")) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("trained 4 steps") and out.count("\n") == 1, out
+    assert err.count("'loss'") == 4
+
+
 def test_interrupted_run_resumes(tiny_model, tmp_path):
     from harness.cli import build_parser
     from harness.train import run
