@@ -285,3 +285,19 @@ def test_score_plot_draws_the_tables_cis_and_none_where_there_is_none(tmp_path, 
                 assert bars_drawn[a] == pytest.approx(expected), (task, metric, a)
                 checked["with"] += 1
     assert checked["with"] >= 6 and checked["without"] >= 2, checked
+
+
+def test_a_value_without_a_ci_says_why(tmp_path):
+    """Per-task tables: a value printed without a CI under a '[95% CI]' header gets a caption with the reason."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(GOLDEN_RUN, run_dir)
+    run = results.load_run(run_dir)
+    run["config"]["resamples"] = 0
+    for s in run["scores"]:
+        s["ci95"] = None
+    results.write_json(run_dir / "run.json", run)
+    md = markdown.render(data.load([run_dir]), [])
+    sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", md, re.M | re.S))
+    assert "Values without a CI: fewer than 10 documents." in sections["perplexity"]
+    assert "Values without a CI: --resamples 0." in sections["yelp"]
+    assert "Values without a CI" not in markdown.render(data.load([GOLDEN_RUN]), []).split("## perplexity")[0]
