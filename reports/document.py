@@ -147,8 +147,7 @@ def task_table(report: Report, task: str) -> Table:
     sel = report.scores[report.scores.task == task]
     t = Table(f"task-{task}", ["metric", "n", *[f"{a} [95% CI]" for a in arms]],
               numeric=[False, True, *[True] * len(arms)])
-    without_ci = set()  # why a value has no CI: below the minimum of documents, --resamples 0, or no method for it
-    no_resamples = any((r.get("config") or {}).get("resamples") == 0 for r in report.runs)
+    without_ci = set()  # the reasons some values have no CI
     for m in dict.fromkeys(sel["metric"]):
         rows = {a: sel[(sel.metric == m) & (sel.arm == a)] for a in arms}
         cells = [m, _n_text([r["n"].iloc[0] for r in rows.values() if len(r) and "n" in r])]
@@ -162,15 +161,11 @@ def task_table(report: Report, task: str) -> Table:
             if ci and not _is_count(m):
                 text_ += f" [{value_text(m, ci[0])}, {value_text(m, ci[1])}]"
             elif not ci and not _is_count(m) and not numbers.missing(v):
-                n = r["n"].iloc[0] if "n" in r else None
-                without_ci.add("few" if numbers.missing(n) or n < stats.MIN_PAIRS
-                               else "resamples" if no_resamples else "method")
+                without_ci.add(tables.no_ci_reason(report, r["n"].iloc[0] if "n" in r else None))
             cells.append(text_)
         t.rows.append(cells)
-    reasons = {"few": f"fewer than {stats.MIN_PAIRS} documents", "resamples": "--resamples 0",
-               "method": "no resampling method for this metric's aggregation"}
     if without_ci:
-        t.caption = "Values without a CI: " + " / ".join(reasons[k] for k in sorted(without_ci)) + "."
+        t.caption = "Values without a CI: " + " / ".join(sorted(without_ci)) + "."
     return t
 
 

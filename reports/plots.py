@@ -60,12 +60,14 @@ def bars(report: Report, out: Path, formats) -> list[str]:
     fig, axes = _grid(len(head), 3.2, 2.6)
     s = report.scores
     for ax, (_, r) in zip(axes, head.iterrows()):
-        vals, cis = [], []
+        vals, cis, why = [], [], set()
         for a in arms:
             sel = s[(s.task == r["task"]) & (s.metric == r["metric"]) & (s.arm == a)]
             vals.append(float(sel["value"].iloc[0]) if len(sel) else float("nan"))
             ci = sel["ci95"].iloc[0] if len(sel) and "ci95" in sel else None
             cis.append(ci if isinstance(ci, list) else None)
+            if len(sel) and cis[-1] is None:
+                why.add(tables.no_ci_reason(report, sel["n"].iloc[0] if "n" in sel else None))
         ax.bar(range(len(arms)), vals, color=["#888888"] + [f"C{i}" for i in range(len(arms) - 1)])
         # Only arms with a CI get a whisker: a zero-length one would read as a very precise value.
         for i, (v, ci) in enumerate(zip(vals, cis)):
@@ -78,7 +80,7 @@ def bars(report: Report, out: Path, formats) -> list[str]:
         ax.set_xticks(range(len(arms)), arms, rotation=30, ha="right", fontsize=7)
         n = r.get("n")
         ax.set_title(f"{r['task']}: {r['metric']}" + (f" (n={int(n)})" if n == n and n is not None else "")
-                     + ("\nno CI: too few documents" if any(ci is None for ci in cis) else ""), fontsize=8)
+                     + ("\nno CI: " + " / ".join(sorted(why)) if why else ""), fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle("Scores with 95% bootstrap CIs (as in the per-task tables)", fontsize=9)
     fig.tight_layout()

@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from harness import stats
 from reports.data import Report
 
 # Metrics shown in the headline (others stay in the per-task sections).
@@ -16,6 +17,15 @@ HEADLINE = {
     "perplexity": ["token_perplexity", "bits_per_byte"], "general_qa": ["exact_match", "f1"],
     "general_mc": ["acc", "acc_macro"],
 }
+
+
+def no_ci_reason(report: Report, n) -> str:
+    """Why a score carries no CI (the tables and the plots say the same)."""
+    if n is None or (isinstance(n, float) and not math.isfinite(n)) or n < stats.MIN_PAIRS:
+        return f"fewer than {stats.MIN_PAIRS} documents"
+    if any((r.get("config") or {}).get("resamples") == 0 for r in report.runs):
+        return "--resamples 0"
+    return "no resampling method for this metric's aggregation"
 
 
 def value_of(scores: pd.DataFrame, task: str, metric: str, arm: str):

@@ -21,9 +21,9 @@ examples; tests/data/yelp_answer_corpus.jsonl (385 labelled answers in 17 styles
    (★ counted, ☆ ignored), and the Chinese forms ("4星", "四星", "4颗星", "评分：4", "4分"). Number words count
    ("four stars"). When several mentions are found, the last one that follows a verdict marker ("final answer",
    "overall", "so", "therefore", "I'd", "总体", "最终", "所以" ...) wins, so a reasoning chain that quotes other
-   ratings before its conclusion reads as its conclusion ("Overall 3." closing a clause is a mention); otherwise the earliest mention wins. Out-of-scale values
-   ("8/10", "0 stars", "6 stars", "Rating: 8") are unparseable rather than clamped, unless an in-scale mention is
-   also present.
+   ratings before its conclusion reads as its conclusion ("Overall 3." closing a clause is a mention); otherwise the
+   earliest mention wins. Out-of-scale values ("8/10", "0 stars", "6 stars", "Rating: 8") are unparseable rather
+   than clamped, unless an in-scale mention is also present.
 4. A bare digit 1-5 standing alone ("4", "Output: 4.") is accepted only when no explicit mention matched, the
    answer holds exactly one such digit, and the digit opens or closes the answer or one of its lines; a digit inside
    a sentence ("The review has 3 paragraphs", "Room 5 was dirty"), a larger number, a time, a date or a percentage
