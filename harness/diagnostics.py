@@ -4,6 +4,10 @@ A score alone hides a degenerate predictor: an adapter that answers "3 stars" to
 five balanced classes, and against a base that was 100% unparseable that is a "significant improvement". Here each
 (task, arm) gets the distinct classes it predicted, the share of its most frequent answer, the unparseable share and
 the chance level from the label distribution, and a verdict in words. Reads samples only; no torch.
+
+Generation tasks that are not classifiers (general_qa, docqa) get the share of empty answers: a model that stops at
+once (an answer of nothing but spaces, or a stop string as its first token) scores 0 on every document, and 1,799
+empty answers out of 1,800 must not pass as an ordinary low score.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ NEAR_CONSTANT = "near-constant predictor"
 NEAR_CONSTANT_SHARE = 0.9  # one answer for at least this share of the documents
 MOSTLY_UNPARSEABLE = "mostly unparseable"
 MOSTLY_UNPARSEABLE_SHARE = 0.5
+MOSTLY_EMPTY_SHARE = 0.5  # a generation task warns when more than this share of its answers is empty
 
 
 def mc_choice(filtered: list) -> int:
@@ -89,14 +94,48 @@ def describe(d: dict, task: str, arm: str, unit: str = "document") -> str | None
             f"answering the most frequent label.")
 
 
-def fill(run: dict, samples) -> None:
-    """run["diagnostics"]: one record per (classification task, arm)."""
+def answer_texts(rows: list[dict]) -> list[str] | None:
+    """The answer each document got in a generation task (after the task's filters), or None for any other task."""
     out = []
+    for r in rows:
+        answer = r.get("filtered") if isinstance(r.get("filtered"), str) else r.get("response")
+        if not isinstance(answer, str):
+            return None
+        out.append(answer)
+    return out or None
+
+
+def empty_answers(answers: list[str]) -> dict:
+    n = len(answers)
+    empty = sum(not a.strip() for a in answers)
+    return {"n": n, "empty": empty, "empty_share": empty / n if n else 0.0,
+            "verdict": "mostly empty" if n and empty / n > MOSTLY_EMPTY_SHARE else "ok"}
+
+
+def describe_empty(d: dict, task: str, arm: str, unit: str = "document") -> str | None:
+    """The warning a reader sees when most answers of a generation task are empty, or None."""
+    if d["verdict"] == "ok":
+        return None
+    return (f"{arm} on {task}: {d['empty']} of its {d['n']} answers ({100 * d['empty_share']:.1f}%) are empty; its "
+            f"scores measure a model that does not answer, not what it knows (check the prompt format and the stop "
+            f"strings: an answer that starts with one of them is cut to nothing).")
+
+
+def fill(run: dict, samples) -> None:
+    """run["diagnostics"]: one record per (classification task, arm); run["generation_diagnostics"]: the empty
+    answers of every other generation task, per arm."""
+    out, gen = [], []
     arms = [a["name"] for a in run["arms"]]
     for task, info in run["tasks"].items():
+        unit = info.get("unit", "document")
         for arm in arms:
-            got = predictions(task, samples(arm, task))
-            if got is None:
-                break
-            out.append({"task": task, "arm": arm, **diagnose(*got), "unit": info.get("unit", "document")})
+            rows = samples(arm, task)
+            got = predictions(task, rows)
+            if got is not None:
+                out.append({"task": task, "arm": arm, **diagnose(*got), "unit": unit})
+                continue
+            answers = answer_texts(rows)
+            if answers is not None:
+                gen.append({"task": task, "arm": arm, **empty_answers(answers), "unit": unit})
     run["diagnostics"] = out
+    run["generation_diagnostics"] = gen

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from harness import cache as arm_cache
@@ -87,6 +88,79 @@ def _count_tokens(tokenizer, samples: list[dict]) -> int:
         if s.get("resps") and isinstance(s["resps"][0], (list, tuple)) and s["resps"][0] and isinstance(s["resps"][0][0], str):
             total += len(tokenizer(s["resps"][0][0], add_special_tokens=False)["input_ids"])
     return total
+
+
+def _distinct_requests(samples: list[dict]) -> list[tuple]:
+    """Every request of every document once (a task with several filter pipelines logs each document per filter)."""
+    by_doc: dict = {}
+    for s in samples:
+        by_doc.setdefault(s["doc_id"], s.get("arguments") or [])
+    return [tuple(a) for args in by_doc.values() for a in args]
+
+
+def _loglikelihood_room(lm) -> int:
+    """How many context + continuation tokens a loglikelihood request may hold before the engine cuts the context."""
+    room = getattr(lm, "loglikelihood_room", None)
+    return room() if callable(room) else lm.max_length - 1  # lm-eval's VLLM keeps max_length - 1 prompt tokens
+
+
+def _over(lm, text: str, limit: int, extra: int = 0) -> bool:
+    """Whether `text` (as the engine encodes it) plus `extra` tokens exceeds `limit` tokens. No token covers less than
+    a byte, and a tokenizer adds at most a few tokens of its own: text that short is not encoded at all."""
+    if len(text.encode("utf-8")) + 4 + extra <= limit:
+        return False
+    return len(lm.tok_encode(text)) + extra > limit
+
+
+def is_truncated(lm, output_type: str | None, args) -> bool:
+    """Whether the engine cuts this request's prompt to fit the model's context: a generation whose prompt tokens plus
+    its generation budget exceed max_length (the prompt is cut from the left to max_length - max_gen_toks); a
+    loglikelihood whose context + continuation tokens exceed what the engine keeps. Perplexity windows are built to
+    fit, and are never cut."""
+    if output_type == "generate_until":
+        from lm_eval.models.utils import normalize_gen_kwargs
+
+        gen_kwargs = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+        budget = normalize_gen_kwargs(gen_kwargs, lm.max_gen_toks)["max_gen_toks"]
+        return _over(lm, args[0], lm.max_length, budget)
+    if output_type in ("loglikelihood", "multiple_choice") and len(args) == 2:
+        context, continuation = args
+        if not context:  # lm-eval scores it after the prefix token
+            return _over(lm, continuation, _loglikelihood_room(lm), 1)
+        # lm-eval's _encode_pair splits the encoding of context + continuation: their token count is that encoding's.
+        return _over(lm, context + continuation, _loglikelihood_room(lm))
+    return False
+
+
+def count_truncated(lm, output_type: str | None, samples: list[dict]) -> tuple[int, int | None]:
+    """(requests, how many of them the engine truncated; None when the engine cannot say)."""
+    requests = _distinct_requests(samples)
+    try:
+        return len(requests), sum(is_truncated(lm, output_type, a) for a in requests)
+    except (AttributeError, NotImplementedError, TypeError):  # an engine without max_length / tok_encode
+        return len(requests), None
+
+
+def _shots(res: dict, name: str, samples: list[dict]) -> int | None:
+    """The solved examples each prompt of the task holds: the task's own count where its documents carry one (general_mc
+    writes its examples into the prompt), otherwise lm-eval's num_fewshot for the task."""
+    own = {s["doc"]["num_fewshot"] for s in samples
+           if isinstance(s.get("doc"), dict) and isinstance(s["doc"].get("num_fewshot"), int)}
+    if own:
+        return own.pop() if len(own) == 1 else None
+    n = (res.get("n-shot") or {}).get(name)
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+
+def _dropped(task_obj) -> dict[str, int]:
+    """Documents the task's loader left out, counted by reason: the rows of a `dropped` split of its dataset (general_qa
+    puts there the questions no answer can match)."""
+    ds = getattr(task_obj, "dataset", None)
+    try:
+        rows = ds["dropped"] if ds is not None and "dropped" in ds else []
+    except (KeyError, TypeError):
+        return {}
+    return dict(Counter(str(r.get("reason") or "left out by the task's loader") for r in rows))
 
 
 def _memoize_env_info() -> None:
@@ -177,7 +251,17 @@ def evaluate_arm_task(lm, task_manager, task: str, cfg, base, spec, task_obj=Non
         if meta.get("conventions"):
             out.tasks[name]["conventions"] = meta["conventions"]
         out.tasks[name]["unit"] = str(meta.get("unit") or "document")
+        out.tasks[name]["num_fewshot"] = _shots(res, name, samples)
+        dropped = _dropped(task_obj) if task_obj is not None and name == task else {}
+        if dropped:
+            out.tasks[name]["dropped"] = dropped
     all_samples = [s for ss in res.get("samples", {}).values() for s in ss]
+    requests, truncated = 0, 0
+    for name, samples in res.get("samples", {}).items():
+        n, cut = count_truncated(lm, res["configs"].get(name, {}).get("output_type"), samples)
+        requests += n
+        truncated = None if cut is None or truncated is None else truncated + cut
     out.timing[task] = {"seconds": round(seconds, 3), "tokens": _count_tokens(lm.tokenizer, all_samples),
-                        "computed_requests": sum(lm.computed.values())}
+                        "computed_requests": sum(lm.computed.values()), "requests": requests,
+                        "truncated": truncated, "max_length": getattr(lm, "max_length", None)}
     return out

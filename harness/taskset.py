@@ -102,13 +102,60 @@ def _load_task(name: str, tm) -> dict:
     except HarnessError:
         raise
     except (ConnectionError, OSError) as e:  # datasets' offline and not-found errors are both
+        filename = getattr(e, "filename", None)
+        if isinstance(e, OSError) and filename and Path(str(filename)).exists():
+            # a local file that exists but cannot be read: say that, not "on the hub"
+            raise ConfigError([f"--tasks {name}: cannot read {filename} ({e.strerror or e}); check that it is a "
+                               "readable file"]) from None
         raise ConfigError([_hub_problem(name, tm, e)]) from None
 
 
-def preload(names: list[str], tm) -> dict:
+# Tasks that write their own solved examples into the prompt (lm-eval's num_fewshot stays 0 for them); for these
+# RunConfig.task_metadata turns --num-fewshot into their metadata setting (general_mc_shots).
+OWN_SHOTS = ("general_mc",)
+
+
+def _is_project_task(task) -> bool:
+    source = str((getattr(task.config, "metadata", None) or {}).get("config_source") or "")
+    try:
+        return Path(source).resolve().is_relative_to(Path(PROJECT_TASKS_DIR).resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def apply_num_fewshot(task, num_fewshot: int) -> str | None:
+    """Make `task` (a built lm-eval task) use exactly `num_fewshot` examples, or say in one line why it cannot.
+
+    lm-eval's simple_evaluate ignores num_fewshot, without a word, for a task whose config says `num_fewshot: 0`:
+    the project's yelp, yelp_mc and docqa say so only as their default, and draw examples from their own documents
+    (fewshot_split), so the number is set on the task itself; a stock or user task that pins 0 is refused. A
+    perplexity task scores its documents' own text: examples do not apply, and a number above 0 is refused."""
+    cfg = task.config
+    name = cfg.task
+    if name in OWN_SHOTS:
+        return None  # its loader wrote the examples into the prompt (the metadata carries the number)
+    if cfg.output_type == "loglikelihood_rolling":
+        if num_fewshot > 0:
+            return (f"--num-fewshot {num_fewshot}: task {name} scores the perplexity of its documents' own text "
+                    "(loglikelihood_rolling), where solved examples do not apply; run it in a separate run without "
+                    "--num-fewshot")
+        return None
+    if cfg.num_fewshot == 0 and num_fewshot > 0:
+        if _is_project_task(task) and cfg.fewshot_split:
+            task.set_config(key="num_fewshot", value=num_fewshot)
+            return None
+        return (f"--num-fewshot {num_fewshot}: task {name} sets num_fewshot: 0 in its config, so lm-eval would ignore "
+                f"the flag for it; run {name} in a separate run without --num-fewshot, or set num_fewshot in your "
+                "copy of its YAML (--include-path)")
+    return None  # lm-eval sets the task's num_fewshot to the number
+
+
+def preload(names: list[str], tm, num_fewshot: int | None = None) -> dict:
     """Build every task once, now: bad data, and a hub dataset that cannot be reached, are reported before the model
-    loads, and every arm reuses the built task (its dataset read and processed once, not once per arm)."""
+    loads, and every arm reuses the built task (its dataset read and processed once, not once per arm). With
+    `num_fewshot`, every task either uses that many examples or is refused here (apply_num_fewshot)."""
     out = {}
+    problems = []
     for name in names:
         if any(c in name for c in "*?["):
             continue  # a glob: lm-eval expands it per call
@@ -116,4 +163,8 @@ def preload(names: list[str], tm) -> dict:
         obj = loaded["tasks"].get(name) or (loaded.get("groups") or {}).get(name)
         if obj is not None:
             out[name] = obj
+        if num_fewshot is not None:
+            problems += [p for t in loaded["tasks"].values() if (p := apply_num_fewshot(t, num_fewshot))]
+    if problems:
+        raise ConfigError(list(dict.fromkeys(problems)))
     return out

@@ -265,7 +265,7 @@ def build(report: Report) -> list[Block]:
               Block("paragraph", "Runs: " + ", ".join(f"{r['run_id']} ({r['created']}, "
                                                      f"{r['environment'].get('device', '')})" for r in report.runs) + ".")]
     blocks += [Block("warning", w) for w in report.notes]
-    blocks += [Block("warning", w) for w in text.degenerate_warnings(report)]
+    blocks += [Block("warning", w) for w in text.warnings(report)]
     blocks += [Block("heading", "Headline"), Block("table", table=headline_table(report)),
                Block("paragraph", statistics_note(report))]
     forgetting = forgetting_table(report)
@@ -283,6 +283,9 @@ def build(report: Report) -> list[Block]:
         info = report.tasks.get(task) or {}
         if info.get("conventions"):
             blocks.append(Block("paragraph", "Conventions: " + "; ".join(f"{k}: {v}" for k, v in info["conventions"].items()) + "."))
+        dropped = text.dropped_note(info)
+        if dropped:
+            blocks.append(Block("paragraph", dropped))
         if task == "yelp":
             for arm in ["base", *report.adapters]:
                 bad = text.unparseable(report, arm)

@@ -111,3 +111,58 @@ def degenerate_warnings(report: Report) -> list[str]:
         if w:
             out.append(w)
     return out
+
+
+def _per_arm(report: Report):
+    """(run, arm name as the report shows it, the arm's name inside its run) for every arm of every merged run; the
+    base arm once, from the first run."""
+    for i, run in enumerate(report.runs):
+        run_dir = report.run_dirs[i]
+        for a in report.arms:
+            if a.run_dir == run_dir and (a.name != "base" or i == 0):
+                yield run, a.name, a.source_arm
+
+
+def empty_answer_warnings(report: Report) -> list[str]:
+    """Generation tasks where most of an arm's answers are empty (harness.diagnostics, run["generation_diagnostics"])."""
+    out = []
+    for run, arm, source in _per_arm(report):
+        for d in run.get("generation_diagnostics") or []:
+            if d.get("arm") == source:
+                w = diagnostics.describe_empty(d, d["task"], arm, d.get("unit", "document"))
+                if w:
+                    out.append(w)
+    return out
+
+
+def truncation_warnings(report: Report) -> list[str]:
+    """Arms and tasks whose prompts were cut to fit the model's context (run.json timing: requests, truncated)."""
+    out = []
+    for run, arm, source in _per_arm(report):
+        for task, t in ((run.get("timing") or {}).get("arms") or {}).get(source, {}).items():
+            cut, n = t.get("truncated"), t.get("requests")
+            if not isinstance(cut, int) or cut <= 0 or not n:
+                continue
+            generation = (report.tasks.get(task) or {}).get("output_type") == "generate_until"
+            limit = f" of {t['max_length']} tokens" if t.get("max_length") else ""
+            budget = " with room for the answer to generate" if generation else ""
+            out.append(f"{arm} on {task}: {cut} of {n} requests ({100 * cut / n:.1f}%) did not fit the model's "
+                       f"context{limit}{budget} and were cut from the left; their scores are for prompts the model "
+                       "did not see whole.")
+    return out
+
+
+def warnings(report: Report) -> list[str]:
+    """Every warning a reader must see before the numbers: degenerate classifiers, generation tasks answered mostly
+    with nothing, prompts cut to fit the context."""
+    return degenerate_warnings(report) + empty_answer_warnings(report) + truncation_warnings(report)
+
+
+def dropped_note(info: dict) -> str | None:
+    """What a task's loader left out (run.json tasks.<task>.dropped: {reason: count}), in a sentence."""
+    dropped = info.get("dropped") or {}
+    if not dropped:
+        return None
+    total = sum(dropped.values())
+    reasons = "; ".join(f"{n}: {reason}" for reason, n in dropped.items())
+    return f"Documents left out of the scoring: {total} ({reasons})."

@@ -91,7 +91,9 @@ def test_table_formats(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     ("q,a,b,c,d,E\n", "line 1: answer 'E' is not one of A, B, C, D"),
-    ("q,a,B\n", "expected question, at least two choices and an answer letter"),
+    ("q,a,B\n", "line 1: 3 fields, expected 6 (question, choices A-D, answer letter"),
+    ("q,a,b,c,d,A\nq2,a,b,c,d,e,A\n", "line 2: 7 fields, expected 6"),  # an unquoted comma in a choice
+    ('q,a,b,c,d,A\n"multi\nline q",a,b,c,A\n', "line 2: 5 fields, expected 6"),  # the line the record starts on
     (",a,b,c,d,A\n", "line 1: empty question"),
 ])
 def test_bad_hendrycks_rows(tmp_path, content, message):

@@ -19,6 +19,11 @@ class CountingHFLM(CountingSlidingMixin, HFLM):
         super().__init__(*args, **kwargs)
         self._init_counting()
 
+    def loglikelihood_room(self) -> int:
+        """Context + continuation tokens HFLM scores uncut: it feeds the model all but the last of them, at most
+        max_length (HFLM._loglikelihood_tokens; longer requests lose tokens from the left, with a warning)."""
+        return self.max_length + 1
+
     def _score_windows(self, windows):
         """Summed log-probabilities of each window's continuation tokens: HFLM._loglikelihood_tokens' arithmetic
         (right-padded causal batch, log_softmax over the vocabulary, the continuation's positions) without what a

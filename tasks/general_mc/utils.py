@@ -8,8 +8,13 @@ Data, in any of these layouts (`--data general_mc=PATH`; stock lm-eval: --metada
 - a table (JSONL / parquet / CSV with a header) with `question`, `choices` (a list, or a JSON list in CSV) and
   `answer` (index 0.. or letter A..), and optionally `subject`.
 
-Few-shot: `general_mc_shots` (default 5) solved examples from the same subject's dev split, in file order, as MMLU's
-own evaluation does; none when there is no dev split. `general_mc_split` picks the scored split (test, or val).
+Few-shot: `general_mc_shots` (default 5; `harness run --num-fewshot N` sets it) solved examples from the same
+subject's dev split, in file order, as MMLU's own evaluation does. A number asked for is used exactly: a subject with
+fewer dev examples, or no dev split at all, is an error (the default of 5 falls back to zero-shot only where there is
+no dev split). `general_mc_split` picks the scored split (test, or val).
+
+The text is kept byte for byte as the file has it (MMLU's choices carry leading and trailing spaces in 765 test rows);
+the prompt is stock lm-eval's mmlu template, `{{question.strip()}}\nA. {{choices[0]}}\n...\nAnswer:`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from pathlib import Path
 from tasks.data import DataError, hub_dataset, meta_int, pick_column, read_table_lines, read_text_file
 
 LETTERS = "ABCDEFGHIJ"
+HENDRYCKS_FIELDS = 6  # question, choices A-D, answer letter
+DEFAULT_SHOTS = 5
 DEFAULT_DATASET = ("cais/mmlu", "all")
 SPLIT_DIRS = {"test": "test", "val": "val", "validation": "val", "dev": "dev"}
 
@@ -46,22 +53,24 @@ def _answer_index(value, n_choices: int, where: str) -> int:
 
 
 def read_headerless_csv(path: Path, subject: str) -> list[dict]:
-    """One hendrycks file: rows of question, 2+ choices, answer letter; no header."""
+    """One hendrycks file: rows of question, four choices, answer letter; no header. Question and choices are kept
+    exactly as the file has them (stock lm-eval's mmlu and hendrycks' evaluate.py keep the choices' spaces)."""
     rows = []
     reader = csv.reader(io.StringIO(read_text_file(path), newline=""))
+    end = 0  # the line the previous record ended on: a quoted field may span lines
     try:
         for fields in reader:
+            start, end = end + 1, reader.line_num
             if not any(f.strip() for f in fields):
                 continue
-            where = f"{path}: line {reader.line_num}"
-            if len(fields) < 4:
-                raise DataError(f"{where}: expected question, at least two choices and an answer letter "
-                                f"(hendrycks layout, no header); got {len(fields)} fields")
-            question, choices, answer = fields[0].strip(), [c.strip() for c in fields[1:-1]], fields[-1]
-            if not question:
+            where = f"{path}: line {start}"
+            if len(fields) != HENDRYCKS_FIELDS:
+                raise DataError(f"{where}: {len(fields)} fields, expected {HENDRYCKS_FIELDS} (question, choices A-D, "
+                                "answer letter; hendrycks layout, no header); quote a field that contains a comma, or "
+                                "give a table with a 'choices' column for another number of choices")
+            question, choices, answer = fields[0], fields[1:-1], fields[-1]
+            if not question.strip():
                 raise DataError(f"{where}: empty question")
-            if len(choices) > len(LETTERS):
-                raise DataError(f"{where}: {len(choices)} choices; at most {len(LETTERS)} are supported")
             rows.append({"subject": subject, "question": question, "choices": choices,
                          "answer": _answer_index(answer, len(choices), where)})
     except csv.Error as e:
@@ -109,8 +118,10 @@ def _read_table(path: Path) -> list[dict]:
         q = row.get(q_col)
         if not isinstance(q, str) or not q.strip():
             raise DataError(f"{where}, column '{q_col}': empty question")
-        out.append({"subject": str(row.get(s_col) or "all") if s_col else "all", "question": q.strip(),
-                    "choices": [str(c).strip() for c in choices],
+        if len(choices) > len(LETTERS):
+            raise DataError(f"{where}, column '{c_col}': {len(choices)} choices; at most {len(LETTERS)} are supported")
+        out.append({"subject": str(row.get(s_col) or "all") if s_col else "all", "question": q,
+                    "choices": [str(c) for c in choices],
                     "answer": _answer_index(row.get(a_col), len(choices), f"{where}, column '{a_col}'")})
     return out
 
@@ -138,7 +149,8 @@ def load_rows(path, split: str = "test") -> tuple[list[dict], dict[str, list[dic
 
 
 def _format(row: dict) -> str:
-    lines = [row["question"]] + [f"{LETTERS[i]}. {c}" for i, c in enumerate(row["choices"])]
+    # Stock lm-eval's mmlu doc_to_text: the question stripped, the choices as they are.
+    lines = [row["question"].strip()] + [f"{LETTERS[i]}. {c}" for i, c in enumerate(row["choices"])]
     return "\n".join(lines) + "\nAnswer:"
 
 
@@ -148,10 +160,28 @@ def _header(subject: str) -> str:
         "The following are multiple choice questions (with answers).\n\n"
 
 
-def load(general_mc_data=None, general_mc_split="test", general_mc_shots=5, **metadata):
+def _shots_for(rows: list[dict], dev: dict[str, list[dict]], shots: int, asked: bool, source: str) -> int:
+    """The number of solved examples every scored question gets; DataError when that many are not there."""
+    if not dev:
+        if asked and shots > 0:
+            raise DataError(f"general_mc_data={source}: no dev split to draw {shots} solved examples from (hendrycks "
+                            "layout: dev/<subject>_dev.csv beside test/); add one, or ask for zero-shot with "
+                            "--num-fewshot 0 (--task-meta general_mc_shots=0)")
+        return 0
+    for subject in dict.fromkeys(r["subject"] for r in rows):
+        have = len(dev.get(subject, []))
+        if have < shots:
+            raise DataError(f"general_mc_data={source}: subject '{subject}' has {have} dev examples, {shots}-shot "
+                            f"needs {shots}; add them to dev/{subject}_dev.csv, or ask for fewer with --num-fewshot N "
+                            "(--task-meta general_mc_shots=N)")
+    return shots
+
+
+def load(general_mc_data=None, general_mc_split="test", general_mc_shots=None, **metadata):
     import datasets
 
-    shots = meta_int("general_mc_shots", general_mc_shots, 0)
+    asked = general_mc_shots is not None
+    shots = meta_int("general_mc_shots", general_mc_shots if asked else DEFAULT_SHOTS, 0)
     if general_mc_data:
         rows, dev = load_rows(general_mc_data, str(general_mc_split))
     else:
@@ -163,11 +193,13 @@ def load(general_mc_data=None, general_mc_split="test", general_mc_shots=5, **me
         for r in hub_dataset(*DEFAULT_DATASET[:1], split="dev", family="general_mc", key="general_mc_data",
                              config=DEFAULT_DATASET[1]):
             dev[r["subject"]].append({"question": r["question"], "choices": list(r["choices"]), "answer": int(r["answer"])})
+    shots = _shots_for(rows, dev, shots, asked, str(general_mc_data or DEFAULT_DATASET[0]))
     docs = []
     for row in rows:
         examples = dev.get(row["subject"], [])[:shots]
         prefix = "".join(f"{_format(e)} {LETTERS[e['answer']]}\n\n" for e in examples)
-        docs.append(dict(row, prompt=_header(row["subject"]) + prefix + _format(row)))
+        # num_fewshot: the solved examples this prompt holds (run.json records it as the task's shots).
+        docs.append(dict(row, prompt=_header(row["subject"]) + prefix + _format(row), num_fewshot=len(examples)))
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 
 
