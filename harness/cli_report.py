@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.paths import user_path
 
 FORMATS = {"md", "html", "tex", "png", "pdf"}
 
@@ -15,23 +15,23 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("report", help="Markdown, HTML, LaTeX and plots from run directories (no model needed)",
                        description="Render report.md, report.html, tables.tex and plots/ from one or more run "
                                    "directories (several merge into one set of tables when they share the base).")
-    p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument("runs", nargs="+", type=user_path, metavar="RUN_DIR")
     p.add_argument("--format", default="md,html,tex,png,pdf", help="comma-separated: md, html, tex, png, pdf")
-    p.add_argument("--out", type=Path, help="output folder (default: the first run directory)")
+    p.add_argument("--out", type=user_path, help="output folder (default: the first run directory)")
     p.add_argument("--resamples", type=int, default=1000, help="resamples when comparisons must be (re)computed")
     p.set_defaults(func=_cmd_report)
     b = sub.add_parser("blind", help="blind A/B rating sheets: export, then score the filled-in sheet")
     bs = b.add_subparsers(dest="blind_command", metavar="ACTION", required=True)
     ex = bs.add_parser("export", help="write sheet.csv, sheet.html and key.json")
-    ex.add_argument("run", type=Path, metavar="RUN_DIR")
+    ex.add_argument("run", type=user_path, metavar="RUN_DIR")
     ex.add_argument("--task", required=True)
     ex.add_argument("--n", type=int, default=50, help="items (default 50)")
     ex.add_argument("--arm", help="adapter arm (default: the first)")
     ex.add_argument("--seed", type=int, default=0)
-    ex.add_argument("--out", type=Path, help="folder (default RUN_DIR/blind-<task>)")
+    ex.add_argument("--out", type=user_path, help="folder (default RUN_DIR/blind-<task>)")
     sc = bs.add_parser("score", help="win / tie / loss of the adapter from a filled-in sheet")
-    sc.add_argument("sheet", type=Path)
-    sc.add_argument("key", type=Path)
+    sc.add_argument("sheet", type=user_path)
+    sc.add_argument("key", type=user_path)
     sc.add_argument("--json", action="store_true")
     b.set_defaults(func=_cmd_blind)
 
@@ -47,17 +47,24 @@ def _cmd_report(a) -> int:
     unknown = formats - FORMATS
     if unknown:
         raise HarnessError(f"--format: unknown {', '.join(sorted(unknown))}; choose from {', '.join(sorted(FORMATS))}")
-    from harness.paths import require_dir
+    from harness.paths import require_dir, same_or_inside
 
     if a.resamples < 1:
         raise HarnessError(f"--resamples {a.resamples}: must be >= 1")
+    if a.out and (a.out / results.RUN_FILE).exists() and not any(same_or_inside(a.out, d) and same_or_inside(d, a.out)
+                                                                  for d in a.runs):
+        raise HarnessError(f"--out {a.out}: holds another run ({a.out / results.RUN_FILE}), whose report this would "
+                           "replace; choose another --out, or include that run in the report")
     require_dir(a.out or a.runs[0], "--out")
-    for d in a.runs:
-        run = results.load_run(d)
+    loaded = [(d, results.load_run(d)) for d in a.runs]
+    for d, run in loaded:  # every run and samples file checked before anything is written
+        data.check_samples(d, run)
+    for d, run in loaded:
         if len(run["arms"]) > 1 and "statistics" not in run:
-            # A run written before statistics were computed: fill them from its samples.
-            results.write_json(d / results.RUN_FILE, comparisons.fill(run, d, resamples=a.resamples))
-    report = data.load(a.runs)
+            # A run written before statistics were computed: fill them from its samples, in memory (an input run
+            # is never rewritten).
+            comparisons.fill(run, d, resamples=a.resamples)
+    report = data.load(a.runs, [run for _, run in loaded])
     out = a.out or a.runs[0]
     out.mkdir(parents=True, exist_ok=True)
     written = plots.render_all(report, out, formats & {"png", "pdf"}) if formats & {"png", "pdf", "html", "md"} else []

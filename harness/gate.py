@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,15 +76,12 @@ def _close(name: str, names) -> str:
 
 
 def load_rules(path: Path) -> list[dict]:
-    import yaml
+    from harness import yamlio
 
-    if not path.is_file():
-        raise ConfigError([f"--rules {path}: no such file"], what="gate rules")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ConfigError([f"{path}:{f' line {mark.line + 1}' if mark else ''}: not valid YAML"], what="gate rules") from None
+        doc = yamlio.load(path, "--rules")
+    except HarnessError as e:
+        raise ConfigError([str(e)], what="gate rules") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list) or not doc["rules"]:
         raise ConfigError([f"{path}: expected a mapping with a non-empty list under 'rules'"], what="gate rules")
     return doc["rules"]
@@ -95,13 +93,15 @@ def validate(rules: list, run: dict, baseline: dict | None, where: str) -> list[
     tasks = {s["task"] for s in run["scores"]}
     metrics = {s["metric"] for s in run["scores"]}
     adapters = [a["name"] for a in run["arms"][1:]]
+    same_base = baseline is not None and baseline["base"]["fingerprint"] == run["base"]["fingerprint"]
     for i, rule in enumerate(rules, 1):
         at = f"{where}: rule {i}"
+        before = len(problems)
         if not isinstance(rule, dict):
             problems.append(f"{at}: expected a mapping of kind, task, metric, ...")
             continue
         kind = rule.get("kind")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             problems.append(f"{at}: kind {kind!r} is not one of {', '.join(KINDS)}" + (_close(str(kind), KINDS) if kind else ""))
             continue
         spec = KINDS[kind]
@@ -109,15 +109,27 @@ def validate(rules: list, run: dict, baseline: dict | None, where: str) -> list[
             problems.append(f"{at} ({kind}): '{f}' is missing")
         for f in sorted(set(rule) - spec["required"] - spec["optional"] - {"kind"}):
             problems.append(f"{at} ({kind}): unknown field '{f}'" + _close(f, spec["required"] | spec["optional"]))
-        for f in _NUMBER_FIELDS & set(rule):
-            if not isinstance(rule[f], (int, float)) or isinstance(rule[f], bool):
-                problems.append(f"{at} ({kind}): '{f}' must be a number, got {rule[f]!r}")
+        for f in sorted(_NUMBER_FIELDS & set(rule)):
+            v = rule[f]
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                problems.append(f"{at} ({kind}): '{f}' must be a number, got {_short(v)}")
+            elif not _finite(v):
+                problems.append(f"{at} ({kind}): '{f}' is {_short(v)}; a threshold must be a finite number "
+                                "(a comparison with NaN or infinity never tells anything)")
+            elif f in ("tolerance", "budget") and v < 0:
+                problems.append(f"{at} ({kind}): '{f}' is {v}; it must be >= 0 (how much worse is still acceptable)")
+            elif f == "min_classes" and (v != int(v) or v < 1):
+                problems.append(f"{at} ({kind}): 'min_classes' is {v}; it must be a whole number >= 1")
+            elif f == "max_majority_share" and not 0 < v <= 1:
+                problems.append(f"{at} ({kind}): 'max_majority_share' is {v}; it must be a share in (0, 1]")
         for f in _BOOL_FIELDS & set(rule):
             if not isinstance(rule[f], bool):
                 problems.append(f"{at} ({kind}): '{f}' must be true or false, got {rule[f]!r}")
-        for f in ("task", "metric", "arm"):
+        for f in ("task", "metric", "arm", "baseline_arm"):
             if f in rule and not isinstance(rule[f], str):
-                problems.append(f"{at} ({kind}): '{f}' must be a name or glob, got {rule[f]!r}")
+                problems.append(f"{at} ({kind}): '{f}' must be a name or glob, got {_short(rule[f])}")
+        if "name" in rule and not isinstance(rule["name"], str):
+            problems.append(f"{at} ({kind}): 'name' must be a string, got {_short(rule['name'])}")
         if isinstance(rule.get("task"), str) and not _matches(rule["task"], tasks):
             problems.append(f"{at}: unknown task '{rule['task']}'" + _close(rule["task"], tasks))
         elif kind == "not_degenerate" and isinstance(rule.get("task"), str):
@@ -135,11 +147,56 @@ def validate(rules: list, run: dict, baseline: dict | None, where: str) -> list[
             problems.append(f"{at} ({kind}): the run has no adapter arm to judge")
         if kind == "no_regression" and baseline is None:
             problems.append(f"{at} (no_regression): needs a baseline: --baseline RUN_DIR or --baseline registry:accepted")
+        elif kind == "no_regression" and same_base and len(problems) == before:
+            # only for a rule that is otherwise sound, against a baseline of the same base (else that is the problem)
+            problems += _baseline_problems(rule, run, baseline, at)
     if baseline is not None and baseline["base"]["fingerprint"] != run["base"]["fingerprint"]:
         problems.append(f"--baseline: evaluated another base model ({baseline['base']['name']}, "
                         f"{baseline['base']['fingerprint'][:19]}...) than the run ({run['base']['name']}, "
                         f"{run['base']['fingerprint'][:19]}...); compare runs of the same base")
     return problems
+
+
+def _short(value) -> str:
+    """A value for a message, cut short (a rule's value can be a large list)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _baseline_arm(rule: dict, arm: str, baseline: dict) -> tuple[str | None, str | None]:
+    """The baseline arm a no_regression rule compares `arm` with, or (None, why not)."""
+    barm = rule.get("baseline_arm") or arm
+    if barm in [a["name"] for a in baseline["arms"]]:
+        return barm, None
+    adapters = [a["name"] for a in baseline["arms"][1:]]
+    if len(adapters) != 1:
+        return None, (f"the baseline has no arm '{barm}'; name one with baseline_arm "
+                      f"(baseline arms: {', '.join(adapters) or 'none but base'})")
+    return adapters[0], None
+
+
+def _baseline_problems(rule: dict, run: dict, baseline: dict, at: str) -> list[str]:
+    """A no_regression rule can only be judged when the baseline run scored what it compares."""
+    out = []
+    for task, metric, arm in _targets(rule, run):
+        barm, why = _baseline_arm(rule, arm, baseline)
+        if why:
+            out.append(f"{at} (no_regression): {why}")
+            break
+        if _score(baseline, task, metric, barm) is None:
+            have = sorted({s["metric"] for s in baseline["scores"] if s["task"] == task and s["arm"] == barm})
+            out.append(f"{at} (no_regression): the baseline run has no score for {task}/{metric} (arm '{barm}'), "
+                       "so there is nothing to compare with; choose a baseline that ran this task and metric"
+                       + (f" (the baseline's {task} metrics: {', '.join(have)})" if have
+                          else f" (the baseline did not run {task})"))
+    return out
 
 
 def _p(p) -> str:
@@ -198,9 +255,11 @@ def _paired_vs_baseline(run_dir: Path, base_dir: Path, task: str, metric: str, a
     if not path_a.exists() or not path_b.exists():
         raise HarnessError(f"no_regression {task}/{metric}: significance needs the samples of both runs "
                            f"({path_a if not path_a.exists() else path_b} is missing)")
+    from reports.data import read_samples
+
     raw = metric.split(":")[0]
-    cand = doc_values(results.read_samples(run_dir, arm, task), raw, flt, key="doc_hash")
-    base = doc_values(results.read_samples(base_dir, barm, task), raw, flt, key="doc_hash")
+    cand = doc_values(read_samples(run_dir, arm, task), raw, flt, key="doc_hash")
+    base = doc_values(read_samples(base_dir, barm, task), raw, flt, key="doc_hash")
     docs = sorted(set(cand) & set(base), key=str)
     if not docs:
         raise HarnessError(f"no_regression {task}/{metric}: the run and the baseline share no documents")
@@ -248,17 +307,13 @@ def evaluate(rules: list[dict], run: dict, run_dir: Path, baseline: dict | None 
                     detail = f"change {gain:+.4f} (p={_p(c.get('p_value'))}; {_n(c)}) vs budget -{budget}"
                     res.checks.append(Check(task, metric, arm, gain, -budget, ok, detail))
             else:  # no_regression
-                barm = rule.get("baseline_arm") or arm
-                if barm not in [a["name"] for a in baseline["arms"]]:
-                    adapters = [a["name"] for a in baseline["arms"][1:]]
-                    if len(adapters) != 1:
-                        raise HarnessError(f"rule {i}: the baseline has no arm '{barm}'; name one with baseline_arm "
-                                           f"(baseline arms: {', '.join(adapters)})")
-                    barm = adapters[0]
+                barm, why = _baseline_arm(rule, arm, baseline)
+                if why:  # validate() refuses this first; kept for callers that skip it
+                    raise HarnessError(f"rule {i}: {why}")
                 b = _score(baseline, task, metric, barm)
                 if b is None:
-                    res.checks.append(Check(task, metric, arm, None, 0.0, False, f"baseline has no {task}/{metric}"))
-                    continue
+                    raise HarnessError(f"rule {i} (no_regression): the baseline run has no score for {task}/{metric} "
+                                       f"(arm '{barm}'); choose a baseline that ran this task and metric")
                 change = _good(s["value"] - b["value"], hib)
                 tol = float(rule.get("tolerance", 0.0))
                 ok = change >= -tol

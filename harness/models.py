@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from harness.adapters import AdapterSpec, safetensors_shapes
+from harness.adapters import AdapterSpec, rank_problem, safetensors_shapes
 from harness.config import BaseRef, DType, RunConfig
 from harness.errors import HarnessError
 from harness.fingerprint import fingerprint_dir_cached, fingerprint_text
@@ -108,9 +108,57 @@ def _adapter_shapes(spec: AdapterSpec) -> dict[str, list[int]]:
 _LORA_KEY = re.compile(r"^(?P<module>.+)\.(?P<part>lora_A|lora_B|lora_embedding_A|lora_embedding_B)(\.[^.]+)?(\.weight)?$")
 
 
+def _targeted(targets, name: str) -> bool:
+    """Whether peft's target_modules select module `name` (peft's own rule: a regular expression matches the whole
+    name; a list entry matches the name or its last dotted parts)."""
+    if targets is None or targets == "all-linear":
+        return True
+    if isinstance(targets, str):
+        return re.fullmatch(targets, name) is not None
+    return name in targets or any(name.endswith(f".{t}") for t in targets)
+
+
+def _check_targets(spec: AdapterSpec, model: torch.nn.Module, lora_modules: set[str]) -> None:
+    """target_modules against the base: a name that matches none of its modules means another architecture (peft
+    fails, or skips it); a module with LoRA weights that target_modules does not select would be dropped silently."""
+    targets = spec.config.get("target_modules")
+    if spec.config.get("peft_type") != "LORA" or targets is None:
+        return
+    layers = {n for n, m in model.named_modules() if n and not list(m.children())}
+    names = [n for n, _ in model.named_modules() if n]
+    leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                     if n in layers and (hasattr(m, "in_features") or hasattr(m, "num_embeddings"))})
+    where = f"--adapter {spec.path}: adapter_config.json's target_modules"
+    if isinstance(targets, list):
+        missing = [t for t in targets if not any(n == t or n.endswith(f".{t}") for n in names)]
+        if missing:
+            raise HarnessError(f"{where} name {', '.join(repr(t) for t in missing)}, which the base model has no module "
+                               f"called (its layers: {', '.join(leaves[:20])}); was the adapter trained on another "
+                               "architecture, or is the name mistyped?")
+        blocks = [t for t in targets if not any(n in layers and (n == t or n.endswith(f".{t}")) for n in names)]
+        if blocks:
+            raise HarnessError(f"{where} name {', '.join(repr(t) for t in blocks)}, which in the base model is a block "
+                               f"of layers, not a layer LoRA can adapt (its layers: {', '.join(leaves[:20])})")
+    elif targets != "all-linear" and not any(_targeted(targets, n) for n in names):
+        raise HarnessError(f"{where} {targets!r} matches no module of the base model (its layers: "
+                           f"{', '.join(leaves[:20])}); was the adapter trained on another architecture?")
+    for mod in sorted(lora_modules):
+        if not _targeted(targets, mod):
+            raise HarnessError(f"{where} do not select {mod}, but the weights hold LoRA matrices for it: peft would "
+                               "leave them out without a word; the config does not belong to these weights, re-save "
+                               "the adapter with peft")
+
+
 def check_adapter_fits(spec: AdapterSpec, model: torch.nn.Module) -> None:
-    """Raise HarnessError naming the first module whose LoRA shapes do not fit the base (before peft's own error)."""
-    for key, shape in _adapter_shapes(spec).items():
+    """Raise HarnessError naming the first module whose LoRA shapes do not fit the base (before peft's own error),
+    or whose target_modules do not fit the base or the weights."""
+    shapes = _adapter_shapes(spec)
+    if spec.weights.suffix != ".safetensors":  # safetensors were checked with the config before the base loaded
+        problem = rank_problem(spec.config, shapes)
+        if problem:
+            raise HarnessError(f"--adapter {spec.path}: {problem}")
+    lora_modules = set()
+    for key, shape in shapes.items():
         m = _LORA_KEY.match(key.removeprefix("base_model.model."))
         if not m:
             continue
@@ -122,6 +170,7 @@ def check_adapter_fits(spec: AdapterSpec, model: torch.nn.Module) -> None:
                 f"--adapter {spec.path}: module '{mod_path}' ({key}) does not exist in the base model; "
                 "the adapter was trained on a different architecture"
             ) from None
+        lora_modules.add(mod_path)
         if part in ("lora_A", "lora_B") and hasattr(module, "in_features"):
             want = [shape[0], module.in_features] if part == "lora_A" else [module.out_features, shape[1]]
         elif part.startswith("lora_embedding") and hasattr(module, "num_embeddings"):
@@ -135,6 +184,7 @@ def check_adapter_fits(spec: AdapterSpec, model: torch.nn.Module) -> None:
                 f"x{module.in_features if hasattr(module, 'in_features') else module.num_embeddings}); "
                 "was it trained on another base model?"
             )
+    _check_targets(spec, model, lora_modules)
 
 
 def warn_base_mismatch(spec: AdapterSpec, ref: BaseRef) -> None:

@@ -26,6 +26,10 @@ def _answer(row: dict) -> str:
 
 
 def export(run_dir: Path, task: str, n: int, out: Path, arm: str | None = None, seed: int = 0) -> tuple[Path, Path, Path]:
+    from reports.data import read_samples
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise HarnessError(f"--n {n}: must be >= 1 (the number of items on the rating sheet)")
     run = results.load_run(run_dir)
     adapters = [a["name"] for a in run["arms"][1:]]
     if not adapters:
@@ -35,8 +39,12 @@ def export(run_dir: Path, task: str, n: int, out: Path, arm: str | None = None, 
         raise HarnessError(f"--arm {arm}: not an adapter arm of this run (arms: {', '.join(adapters)})")
     if task not in run["tasks"]:
         raise HarnessError(f"--task {task}: not in this run (tasks: {', '.join(run['tasks'])})")
-    base = {r["doc_id"]: r for r in results.read_samples(run_dir, "base", task)}
-    tuned = {r["doc_id"]: r for r in results.read_samples(run_dir, arm, task)}
+    for a in ("base", arm):
+        if not results.samples_path(run_dir, a, task).exists():
+            raise HarnessError(f"{results.samples_path(run_dir, a, task)}: missing; the run has no samples of arm '{a}' "
+                               f"on {task}, so there is nothing to rate (rerun `harness run` to write them)")
+    base = {r["doc_id"]: r for r in read_samples(run_dir, "base", task)}
+    tuned = {r["doc_id"]: r for r in read_samples(run_dir, arm, task)}
     docs = sorted(set(base) & set(tuned))
     if not docs or not isinstance(base[docs[0]].get("response"), str):
         raise HarnessError(f"--task {task}: blind rating needs generated answers (a generate_until task)")
@@ -74,17 +82,43 @@ def score(sheet: Path, key_file: Path) -> dict:
     from scipy import stats as sps
 
     try:
-        key = json.loads(Path(key_file).read_text())
+        key = json.loads(Path(key_file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise HarnessError(f"{key_file}: not a readable key file ({e})") from None
-    with open(sheet, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.DictReader(f))
+        raise HarnessError(f"{key_file}: not a readable key file ({e}); give the key.json `harness blind export` wrote") from None
+    items = key.get("items") if isinstance(key, dict) else None
+    if not isinstance(items, dict) or not all(isinstance(v, dict) and v.get("adapter") in ("A", "B") for v in items.values()) \
+            or not isinstance(key.get("task"), str) or not isinstance(key.get("adapter"), str):
+        raise HarnessError(f"{key_file}: not a key file of `harness blind export` (it needs task, adapter and items with "
+                           "the adapter's side A or B); give the key.json written with the sheet")
+    sheet = Path(sheet)
+    if not sheet.is_file():
+        raise HarnessError(f"{sheet}: " + ("is a folder" if sheet.is_dir() else "no such file") + "; give the filled-in sheet.csv")
+    try:
+        with open(sheet, encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            rows, starts, end = [], [], 1
+            for row in reader:  # a prompt can span lines: each row's line is where it starts
+                rows.append(row)
+                starts.append(end + 1)
+                end = reader.line_num
+    except UnicodeDecodeError:
+        raise HarnessError(f"{sheet}: not UTF-8 text; save the sheet as CSV UTF-8") from None
+    except csv.Error as e:
+        raise HarnessError(f"{sheet}: line {reader.line_num}: malformed CSV ({e}); save the sheet as CSV") from None
+    if not rows or "preference" not in (reader.fieldnames or []):
+        raise HarnessError(f"{sheet}: no rated items (it needs the columns item and preference, one row per item); "
+                           "give the sheet.csv `harness blind export` wrote, with preference filled in")
     wins = ties = losses = 0
-    for line, row in enumerate(rows, 2):
+    seen: dict[str, int] = {}
+    for line, row in zip(starts, rows):
         pref = (row.get("preference") or "").strip().lower()
-        item = str(row.get("item", "")).strip()
+        item = str(row.get("item") or "").strip()
         if item not in key["items"]:
             raise HarnessError(f"{sheet}: line {line}: item {item!r} is not in the key {key_file}")
+        if item in seen:
+            raise HarnessError(f"{sheet}: line {line}: item {item} is rated twice (also on line {seen[item]}); "
+                               "keep one row per item")
+        seen[item] = line
         if pref not in ("a", "b", "tie"):
             raise HarnessError(f"{sheet}: line {line}, column 'preference': {row.get('preference')!r}; write A, B or tie")
         if pref == "tie":

@@ -9,11 +9,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from harness import results
 from harness.errors import HarnessError
+from harness.results import read_samples_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+def read_samples(run_dir: Path, arm: str, task: str) -> list[dict]:
+    """The samples of one arm and task in a run directory, checked (see results.read_samples_file)."""
+    return read_samples_file(results.samples_path(Path(run_dir), arm, task))
+
+
+def check_samples(run_dir: Path, run: dict) -> None:
+    """Read every samples file a run has, so that a damaged one is refused before any output is written."""
+    for arm in run["arms"]:
+        for task in run["tasks"]:
+            if results.samples_path(Path(run_dir), arm["name"], task).exists():
+                read_samples(run_dir, arm["name"], task)
 
 
 @dataclass
@@ -36,15 +51,18 @@ class Report:
     tasks: dict = field(default_factory=dict)
     diagnostics: list[dict] = field(default_factory=list)  # what each classifier answered (harness.diagnostics)
     notes: list[str] = field(default_factory=list)  # what the merge did that a reader must know
+    loaded_samples: dict = field(default_factory=dict, repr=False)  # (arm, task) -> rows, read and checked by load()
 
     @property
     def adapters(self) -> list[str]:
         return [a.name for a in self.arms if a.name != "base"]
 
     def samples(self, arm: str, task: str) -> list[dict]:
+        if (arm, task) in self.loaded_samples:
+            return self.loaded_samples[(arm, task)]
         a = next(x for x in self.arms if x.name == arm)
         path = results.samples_path(a.run_dir, a.source_arm, task)
-        return results.read_samples(a.run_dir, a.source_arm, task) if path.exists() else []
+        return read_samples_file(path) if path.exists() else []
 
 
 def _adapter_details(arm: dict) -> tuple[dict | None, Path | None]:
@@ -60,8 +78,12 @@ def _adapter_details(arm: dict) -> tuple[dict | None, Path | None]:
     return summary, log
 
 
-def load(run_dirs: list[Path]) -> Report:
-    runs = [results.load_run(Path(d)) for d in run_dirs]
+def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
+    """Every run and every samples file, read and checked: the renderers then read nothing that can fail. `runs`:
+    the run documents already read (and completed in memory) by the caller, in the order of `run_dirs`."""
+    import pandas as pd
+
+    runs = runs if runs is not None else [results.load_run(Path(d)) for d in run_dirs]
     fps = {r["base"]["fingerprint"] for r in runs}
     if len(fps) > 1:
         names = ", ".join(f"{d} ({r['base']['name']})" for d, r in zip(run_dirs, runs))
@@ -94,5 +116,10 @@ def load(run_dirs: list[Path]) -> Report:
     tasks: dict = {}
     for run in runs:
         tasks.update(run["tasks"])
+    loaded = {}
+    for a in arms:
+        for task in tasks:
+            path = results.samples_path(a.run_dir, a.source_arm, task)
+            loaded[(a.name, task)] = read_samples_file(path) if path.exists() else []
     return Report(runs, [Path(d) for d in run_dirs], arms, pd.DataFrame(score_rows), pd.DataFrame(comp_rows), tasks,
-                  diag_rows, notes)
+                  diag_rows, notes, loaded)

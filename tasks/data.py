@@ -28,8 +28,21 @@ def _line_of(raw: bytes, offset: int) -> int:
     return raw.count(b"\n", 0, offset) + 1
 
 
+def _not_regular(p: Path) -> str:
+    return ("is a folder" if p.is_dir() else
+            "is not a regular file (a pipe, socket or device: reading it could wait forever)")
+
+
 def read_text_file(path: Path) -> str:
-    raw = path.read_bytes()
+    path = Path(path)
+    if not path.is_file():
+        if not path.exists():
+            raise DataError(f"{path}: no such file; check the path")
+        raise DataError(f"{path}: {_not_regular(path)}; give a text file")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:  # permissions, an I/O error: say so, not that something is missing from the hub
+        raise DataError(f"{path}: cannot be read ({e.strerror or e}); check the file and its permissions") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -39,9 +52,15 @@ def read_text_file(path: Path) -> str:
 
 def _check_file(path: str | Path, key: str) -> Path:
     p = Path(path).expanduser()
-    if not p.exists():
-        raise DataError(f"{key}={path}: no such file; check the path")
-    if p.is_file() and p.stat().st_size == 0:
+    try:
+        if not p.exists():
+            raise DataError(f"{key}={path}: no such file; check the path")
+        if not p.is_file() and not p.is_dir():
+            raise DataError(f"{key}={path}: {_not_regular(p)}; give a data file")
+        size = p.stat().st_size
+    except OSError as e:
+        raise DataError(f"{key}={path}: cannot be read ({e.strerror or e}); check the path and its permissions") from None
+    if p.is_file() and size == 0:
         raise DataError(f"{p}: the file is empty; it needs a header row (CSV) or one JSON object a line (JSONL)")
     return p
 
@@ -62,7 +81,7 @@ def read_table_lines(path: str | Path, key: str = "data") -> list[tuple[int, dic
 
         try:
             frame = pd.read_parquet(p)
-        except Exception as e:  # pyarrow raises several unrelated types for a bad file
+        except Exception as e:  # pyarrow raises several unrelated types for a bad file (and OSError when unreadable)
             raise DataError(f"{p}: not a readable parquet file ({type(e).__name__}: {e})") from None
         rows = list(enumerate(frame.to_dict("records"), 1))
     elif suffix in (".jsonl", ".json"):

@@ -301,3 +301,18 @@ def test_a_value_without_a_ci_says_why(tmp_path):
     assert "Values without a CI: fewer than 10 documents." in sections["perplexity"]
     assert "Values without a CI: --resamples 0." in sections["yelp"]
     assert "Values without a CI" not in markdown.render(data.load([GOLDEN_RUN]), []).split("## perplexity")[0]
+
+
+def test_report_never_rewrites_an_input_run(tmp_path):
+    """A run written before statistics existed: the report computes them in memory and leaves run.json as it was."""
+    run_dir = tmp_path / "old"
+    shutil.copytree(GOLDEN_RUN, run_dir)
+    old = json.loads((run_dir / "run.json").read_text())
+    old.pop("statistics", None)
+    old["comparisons"] = []
+    (run_dir / "run.json").write_text(json.dumps(old))
+    before = (run_dir / "run.json").read_bytes()
+    assert main(["report", str(run_dir), "--out", str(tmp_path / "rep"), "--format", "md"]) == 0
+    assert (run_dir / "run.json").read_bytes() == before
+    # the deltas were computed all the same: signed values with their CI
+    assert re.search(r"[+−-]\d\.\d{4} \[[+−-]\d\.\d{4}, [+−-]\d\.\d{4}\]", (tmp_path / "rep" / "report.md").read_text())

@@ -2,6 +2,7 @@
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,32 @@ def test_load_run_errors(tmp_path):
     (tmp_path / "run.json").write_text("{")
     with pytest.raises(HarnessError, match="not valid JSON"):
         results.load_run(tmp_path)
+
+
+def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """ENOSPC in the middle of a write: the error names the file, no temporary file is left, an older file survives
+    whole, and the CLI prints one line with the path (exit 2)."""
+    import errno
+    import os
+
+    from harness import results as res
+    from harness.cli import main
+
+    target = tmp_path / "run.json"
+    target.write_text('{"old": true}\n')
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    try:
+        res.write_json(target, {"new": True})
+    except OSError as e:
+        assert e.errno == errno.ENOSPC and e.filename == str(target)
+    else:
+        raise AssertionError("the write should have failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"] and target.read_text() == '{"old": true}\n'
+    golden = Path(__file__).parent / "data" / "golden_run"
+    assert main(["report", str(golden), "--out", str(tmp_path / "rep"), "--format", "md"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: {tmp_path / 'rep' / 'report.md'}: No space left on device")

@@ -14,12 +14,34 @@ DOCUMENT_COLUMNS = ("document", "Document_True", "doc")
 
 
 def _document_text(docs_dir: Path, name: str, path, line, column, limit: int) -> str:
+    """The text of the document a row names, looked up only inside the documents folder: a name that is absolute,
+    climbs out with '..', or reaches a file outside through a symlink is refused (the text would go into prompts)."""
+    where = f"{path}: line {line}, column '{column}'"
+    if "\0" in name:
+        raise DataError(f"{where}: document name {name!r} contains a NUL character; give a path relative to {docs_dir}")
+    rel = Path(name)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise DataError(f"{where}: document {name!r} points outside the documents folder {docs_dir}; "
+                        "name a file relative to that folder (no absolute paths, no '..')")
+    root = docs_dir.resolve()
     # The AWS QA set names pages as "<guide>/<file>.md", stored at "<guide>/doc_source/<file>.md".
     guide, _, file = name.partition("/")
     for candidate in (docs_dir / name, docs_dir / guide / "doc_source" / file):
-        if candidate.is_file():
-            return read_text_file(candidate)[:limit]
-    raise DataError(f"{path}: line {line}, column '{column}': document {name!r} not found under {docs_dir}")
+        try:
+            if not candidate.is_file():
+                if candidate.exists() and not candidate.is_dir():
+                    raise DataError(f"{where}: document {name!r} is not a regular file (a pipe or a device) under "
+                                    f"{docs_dir}; name a text file")
+                continue
+            real = candidate.resolve()
+        except OSError as e:  # a name too long for the file system, a link loop, ...
+            raise DataError(f"{where}: document {name!r} cannot be looked up under {docs_dir} ({e.strerror or e}); "
+                            "check the name") from None
+        if not real.is_relative_to(root):
+            raise DataError(f"{where}: document {name!r} leads through a link to {real}, outside the documents folder "
+                            f"{docs_dir}; copy the file into the folder instead of linking to it")
+        return read_text_file(real)[:limit]
+    raise DataError(f"{where}: document {name!r} not found under {docs_dir}")
 
 
 def load_rows(path, documents=None, context_chars: int = 2000) -> list[dict]:
@@ -31,7 +53,9 @@ def load_rows(path, documents=None, context_chars: int = 2000) -> list[dict]:
     d_col = pick_column(rows, path, DOCUMENT_COLUMNS, required=False) if documents else None
     docs_dir = Path(documents).expanduser() if documents else None
     if docs_dir is not None and not docs_dir.is_dir():
-        raise DataError(f"docqa_documents={documents}: no such folder")
+        what = "is a file, not a folder" if docs_dir.exists() else "no such folder"
+        raise DataError(f"docqa_documents={documents}: {what}; give the folder that holds the documents the "
+                        f"'{d_col or DOCUMENT_COLUMNS[0]}' column names")
     out = []
     for line, row in lines:
         q, a = row.get(q_col), row.get(a_col)
