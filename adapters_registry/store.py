@@ -54,7 +54,7 @@ def task_key(run: dict, task: str) -> str | None:
 def default_path() -> Path:
     env = os.environ.get("HARNESS_REGISTRY")
     if env:
-        return Path(env).expanduser()
+        return Path(os.path.abspath(os.path.expanduser(env)))
     root = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(root) / "harness" / "registry.sqlite"
 
@@ -64,8 +64,9 @@ def _now() -> str:
 
 
 class Registry:
-    def __init__(self, path: Path | str | None = None):
+    def __init__(self, path: Path | str | None = None, timeout: float = 60):
         self.path = Path(path).expanduser() if path else default_path()
+        self.timeout = timeout  # seconds to wait for another process's write lock
         self.conn = self._open()
 
     @classmethod
@@ -90,7 +91,7 @@ class Registry:
             except OSError as e:
                 raise HarnessError(f"registry {p}: cannot create its folder ({e.strerror})") from None
         try:
-            conn = sqlite3.connect(str(p), timeout=60, isolation_level=None)
+            conn = sqlite3.connect(str(p), timeout=self.timeout, isolation_level=None)
             conn.row_factory = sqlite3.Row
             version = 0 if fresh else self._version(conn)
         except sqlite3.DatabaseError as e:
@@ -112,7 +113,7 @@ class Registry:
         file, and SQLite does not wait for that by itself, hence the retries."""
         import time
 
-        for attempt in range(200):
+        for attempt in range(200):  # at most ~10 s
             try:
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
                     return

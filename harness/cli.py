@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.paths import user_path
 
 EXAMPLE = "harness run --base qwen2.5-3b --adapter out/ --tasks yelp,docqa --out runs/first"
 
@@ -68,6 +69,23 @@ def _pair(s: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def _data_pair(s: str) -> tuple[str, str]:
+    key, value = _pair(s)
+    return key, str(user_path(value))
+
+
+def _adapter_arg(s: str) -> str:
+    """[NAME=]PATH with PATH made absolute as typed; a registered adapter's name passes through unchanged."""
+    from adapters_registry.entries import is_path_like
+    from harness.adapters import parse_adapter_arg
+
+    name, raw = parse_adapter_arg(s)
+    if not raw.strip() or not is_path_like(raw):
+        return s  # a registry name, or empty (refused with the adapter checks, in one list with every other problem)
+    path = str(user_path(raw))
+    return f"{name}={path}" if name is not None else path
+
+
 def _meta_value(v: str):
     import json
 
@@ -85,16 +103,16 @@ def _add_run(sub) -> None:
         epilog=f"example: {EXAMPLE}",
     )
     p.add_argument("--base", required=True, help="model folder, hub id (org/name) or alias (see `harness models`)")
-    p.add_argument("--adapter", action="append", default=[], metavar="[NAME=]PATH",
+    p.add_argument("--adapter", action="append", default=[], type=_adapter_arg, metavar="[NAME=]PATH",
                    help="peft adapter folder; repeat for several. The arm is named after the folder unless NAME= is given")
     p.add_argument("--tasks", required=True, type=_csv, help="comma-separated lm-eval task names (ours, yours, or stock)")
-    p.add_argument("--out", required=True, type=Path, help="run directory to create")
-    p.add_argument("--data", action="append", default=[], type=_pair, metavar="TASK=PATH",
+    p.add_argument("--out", required=True, type=user_path, help="run directory to create")
+    p.add_argument("--data", action="append", default=[], type=_data_pair, metavar="TASK=PATH",
                    help="your data for a task family: yelp, docqa, docqa_documents, perplexity, general_qa "
                         "(CSV, JSONL, parquet; perplexity: a folder of .md/.txt); repeatable")
     p.add_argument("--task-meta", action="append", default=[], type=_pair, metavar="KEY=VALUE",
                    help="extra task setting passed as lm-eval metadata, e.g. ppl_window=512, ppl_stride=256")
-    p.add_argument("--include-path", action="append", default=[], type=Path, metavar="DIR",
+    p.add_argument("--include-path", action="append", default=[], type=user_path, metavar="DIR",
                    help="extra folder of lm-eval task YAMLs; repeatable")
     p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
                    help="weights dtype; auto = the checkpoint's own (default)")
@@ -113,7 +131,7 @@ def _add_run(sub) -> None:
                    help="bootstrap / permutation resamples for the paired comparisons (default 1000); 0 keeps only "
                         "the exact tests")
     p.add_argument("--no-cache", action="store_true", help="recompute every response (the per-arm cache is bypassed)")
-    p.add_argument("--cache-dir", type=Path, help="response cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)")
+    p.add_argument("--cache-dir", type=user_path, help="response cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)")
     p.add_argument("--force", action="store_true", help="replace a complete run already in --out")
     p.add_argument("--engine", default="hf", choices=["hf", "vllm"],
                    help="hf: transformers + peft in this process (the reference, default); vllm: one vLLM engine, each "
@@ -128,7 +146,7 @@ def _add_run(sub) -> None:
 
 
 def _registry_flags(p, what: str) -> None:
-    p.add_argument("--registry", type=Path, help="registry file (default $HARNESS_REGISTRY or ~/.local/share/harness/registry.sqlite)")
+    p.add_argument("--registry", type=user_path, help="registry file (default $HARNESS_REGISTRY or ~/.local/share/harness/registry.sqlite)")
     p.add_argument("--no-registry", action="store_true", help=f"do not {what} in the registry")
 
 
@@ -186,6 +204,13 @@ _TRAIN_HELP = {
 }
 
 
+_TRAIN_PATHS = ("data", "eval_data", "out")
+
+
+def _str_path(s: str) -> str:
+    return str(user_path(s))
+
+
 def _add_train(sub) -> None:
     from harness.train_config import FIELDS
 
@@ -196,7 +221,7 @@ def _add_train(sub) -> None:
                     "last checkpoint.",
         epilog="example: harness train --base qwen2.5-3b --load-in-4bit --data reviews.csv --format yelp --out out/",
     )
-    p.add_argument("--config", type=Path, help="YAML file of settings")
+    p.add_argument("--config", type=user_path, help="YAML file of settings")
     _registry_flags(p, "register the adapter")
     for name, f in FIELDS.items():
         flag = "--" + name.replace("_", "-")
@@ -209,24 +234,23 @@ def _add_train(sub) -> None:
                 typ = float
             if name in ("early_stopping_patience",):
                 typ = int
-            shown = f" (default {default.value if hasattr(default, 'value') else default})" if default not in (None, "") else ""
-            p.add_argument(flag, type=typ, default=None, help=(_TRAIN_HELP.get(name) or name.replace("_", " ")) + shown)
+            if name in _TRAIN_PATHS:
+                typ = _str_path
+            text = _TRAIN_HELP.get(name) or name.replace("_", " ")
+            shown = (f" (default {default.value if hasattr(default, 'value') else default})"
+                     if default not in (None, "") and "default" not in text else "")
+            p.add_argument(flag, type=typ, default=None, help=text + shown)
     p.set_defaults(func=_cmd_train)
 
 
 def _load_yaml(path: Path) -> dict:
-    import yaml
+    from harness import yamlio
 
-    if not path.is_file():
-        raise HarnessError(f"--config {path}: no such file")
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise HarnessError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    values = yamlio.load(path, "--config")
+    if values is None:
+        return {}
     if not isinstance(values, dict):
-        raise HarnessError(f"{path}: expected a mapping of setting: value")
+        raise HarnessError(f"{path}: expected a mapping of setting: value (one per line, e.g. `r: 16`)")
     return values
 
 
@@ -234,6 +258,9 @@ def _cmd_train(a) -> int:
     from harness.train_config import FIELDS, from_sources
 
     yaml_values = _load_yaml(a.config) if a.config else {}
+    for key in _TRAIN_PATHS:  # relative paths in the YAML are relative to the current folder, as on the command line
+        if isinstance(yaml_values.get(key), str) and yaml_values[key].strip():
+            yaml_values[key] = _str_path(yaml_values[key])
     cli_values = {k: getattr(a, k) for k in FIELDS if getattr(a, k, None) is not None}
     cfg = from_sources(yaml_values, cli_values, str(a.config) if a.config else None)
     from harness.train import run
@@ -246,7 +273,7 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="the whole workflow offline in minutes: base, adapter, run, report, gate",
                        description="Build a small world (a tiny pre-trained base, reviews, a manual, facts), train an "
                                    "adapter, evaluate base vs adapter on every task family, report and gate. Offline.")
-    p.add_argument("--out", type=Path, default=Path("demo"), help="folder for everything (default demo/)")
+    p.add_argument("--out", type=user_path, default="demo", help="folder for everything (default demo/)")
     p.add_argument("--quick", action="store_true", help="a smaller world: under a minute (for smoke tests)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_demo)
@@ -254,9 +281,16 @@ def _add_demo(sub) -> None:
 
 def _cmd_demo(a) -> int:
     from harness import demo
-    from harness.paths import require_dir
 
-    require_dir(a.out, "--out")
+    # Both read once, when their library is imported: set before anything imports tqdm or torch.
+    os.environ.setdefault("TQDM_DISABLE", "1")  # lm-eval's progress bars stay off
+    for key, value in demo.portable_kernels().items():
+        os.environ.setdefault(key, value)
+    from harness.paths import out_problem
+
+    problem = out_problem(a.out, "--out", owned=demo.WRITES, force=False, protected={}, what="a demo")
+    if problem:
+        raise HarnessError(problem)
     return demo.run(a.out, quick=a.quick, seed=a.seed)
 
 
@@ -279,7 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
     cli_registry.add_parser(sub)
     cli_report.add_parsers(sub)
     cli_gate.add_gate_parser(sub)
+    _debug_everywhere(parser)
     return parser
+
+
+def _debug_everywhere(parser: argparse.ArgumentParser) -> None:
+    """--debug is accepted after the command too (`harness run ... --debug`, what the internal-error line suggests);
+    SUPPRESS keeps a subcommand from resetting a --debug given before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                if "--debug" not in sub._option_string_actions:
+                    sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                     help="print the traceback of an internal error (exit 3)")
+                _debug_everywhere(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

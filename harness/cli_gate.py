@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from harness.paths import user_path
 
 
 def add_gate_parser(sub) -> None:
     g = sub.add_parser("gate", help="pass/fail verdict for CI from a run (+ a baseline run)",
                        description="Judge a run against YAML rules (floor, ceiling, improves, no_regression, "
                                    "forgetting). Exit 0 pass, 1 a rule failed, 2 usage or config error.")
-    g.add_argument("run", type=Path, metavar="RUN_DIR")
-    g.add_argument("--rules", required=True, type=Path, help="gates.yaml")
+    g.add_argument("run", type=user_path, metavar="RUN_DIR")
+    g.add_argument("--rules", required=True, type=user_path, help="gates.yaml")
     g.add_argument("--baseline", help="a baseline RUN_DIR, or registry:accepted")
-    g.add_argument("--registry", type=Path, help="registry file for registry:accepted")
-    g.add_argument("--junit", type=Path, help="write JUnit XML here (one testcase per rule)")
-    g.add_argument("--json", type=Path, help="write the verdict as JSON here")
+    g.add_argument("--registry", type=user_path, help="registry file for registry:accepted")
+    g.add_argument("--junit", type=user_path, help="write JUnit XML here (one testcase per rule)")
+    g.add_argument("--json", type=user_path, help="write the verdict as JSON here")
     g.set_defaults(func=_cmd_gate)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.paths import user_path
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("registry", help="the catalogue of adapters and run scores (SQLite)",
                        description="Adapters you have trained or evaluated, and every run's scores. The file is "
                                    "--registry PATH, else $HARNESS_REGISTRY, else ~/.local/share/harness/registry.sqlite.")
-    p.add_argument("--registry", type=Path, help="registry file")
+    p.add_argument("--registry", type=user_path, help="registry file")
     rs = p.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
     a = rs.add_parser("add", help="register an adapter folder under a name")
     a.add_argument("path")
@@ -26,6 +28,8 @@ def add_parser(sub) -> None:
     rm.add_argument("name")
     ac = rs.add_parser("accept", help="mark a run (id or directory) as the accepted baseline for its base model")
     ac.add_argument("run")
+    rc = rs.add_parser("record", help="record a finished run directory (one whose run could not reach the registry)")
+    rc.add_argument("run", type=user_path, metavar="RUN_DIR")
     rn = rs.add_parser("runs", help="every recorded run")
     rn.add_argument("--json", action="store_true")
     b = rs.add_parser("best", help="adapters ranked by a task's metric across all recorded runs")
@@ -82,6 +86,17 @@ def run(a) -> int:
         reg.add_adapter(entry)
         print(f"registered '{entry['name']}' ({entry['fingerprint'][:19]}...) -> {entry['path']}")
         reg.close()
+        return 0
+    if cmd == "record":
+        from harness import results
+
+        results.load_run(a.run)  # a folder that is not a finished run fails here, before the registry is created
+        from adapters_registry.recording import record_run_dir
+
+        reg = Registry(a.registry)
+        run = record_run_dir(reg, a.run)
+        reg.close()
+        print(f"recorded run {run['run_id']} ({a.run}) in {reg.path}")
         return 0
     reg = Registry.existing(a.registry)
     if reg is None:  # reading a registry that does not exist yet: an empty one, without creating the file

@@ -54,7 +54,7 @@ class DType(str, Enum):
 def default_cache_dir() -> Path:
     env = os.environ.get("HARNESS_CACHE_DIR")
     if env:
-        return Path(env).expanduser()
+        return Path(os.path.abspath(os.path.expanduser(env)))  # recorded in run.json: absolute, like every path
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(root) / "harness"
 
@@ -121,6 +121,20 @@ class RunConfig:
     gpu_memory_utilization: float | None = None
     max_model_len: int | None = None
 
+    def __post_init__(self):
+        # `--tasks yelp,yelp` (or a glob that repeats a name) means yelp once, not every score twice.
+        self.tasks = list(dict.fromkeys(self.tasks))
+
+    def warnings(self) -> list[str]:
+        """What is allowed but probably not meant: with --include-path, a --data key that none of the project's
+        selected tasks reads is passed on (a task of the user's may read it), and said so."""
+        if not self.include_paths:
+            return []
+        return [f"--data {key}={path}: none of the project's tasks in --tasks reads it (it is for "
+                f"{', '.join(DATA_READERS[key])}); it is passed to the tasks of --include-path as metadata field "
+                f"'{DATA_KEYS[key]}', and ignored if none of them reads it"
+                for key, path in self.data.items() if key in DATA_READERS and not self._read_by_tasks(DATA_READERS[key])]
+
     def to_json(self) -> dict:
         d = asdict(self)
         d["dtype"] = self.dtype.value
@@ -134,6 +148,8 @@ class RunConfig:
         meta: dict = {"pretrained": base_source, "tokenizer": base_source, "trust_remote_code": self.trust_remote_code}
         meta.update({DATA_KEYS[k]: str(Path(v).expanduser().resolve()) for k, v in self.data.items() if k in DATA_KEYS})
         meta.update(self.task_meta)
+        if self.num_fewshot is not None and self._read_by_tasks(TASK_META["general_mc_shots"].readers):
+            meta.setdefault("general_mc_shots", self.num_fewshot)  # general_mc writes its own solved examples
         return meta
 
     def validate(self) -> list[str]:
@@ -152,6 +168,10 @@ class RunConfig:
             problems.append(f"--max-gen-toks {self.max_gen_toks}: must be >= 1")
         if self.num_fewshot is not None and self.num_fewshot < 0:
             problems.append(f"--num-fewshot {self.num_fewshot}: must be >= 0")
+        shots = self.task_meta.get("general_mc_shots")
+        if self.num_fewshot is not None and shots is not None and shots != self.num_fewshot:
+            problems.append(f"--num-fewshot {self.num_fewshot} and --task-meta general_mc_shots={shots}: two numbers of "
+                            "shots for general_mc; give one of them")
         if self.resamples < 0:
             problems.append(f"--resamples {self.resamples}: must be >= 0")
         if self.bootstrap_iters < 0:
@@ -234,7 +254,9 @@ class RunConfig:
         out = self.out
         if (out / RUN_FILE).exists() and not self.force:
             return [f"--out {out}: holds a complete run ({out / RUN_FILE}); choose another --out or pass --force to replace it"]
-        from harness.paths import dir_problem
+        from harness.paths import RUN_DIR_ENTRIES, out_problem
 
-        problem = dir_problem(out, "--out")
+        ref, _ = resolve_base(self.base)
+        protected = {"the base model folder": Path(ref.source)} if ref and ref.local else {}
+        problem = out_problem(out, "--out", owned=RUN_DIR_ENTRIES, force=self.force, protected=protected)
         return [problem] if problem else []

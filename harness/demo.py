@@ -20,6 +20,26 @@ from harness.errors import HarnessError
 
 DEMO_RULES = Path(__file__).resolve().parent / "data" / "demo_gates.yaml"
 LEDGER = "demo_stages.json"  # which stages finished, for which settings: a rerun skips them
+WRITES = {"world", "base", "adapter", "run", "cache", "registry.sqlite", LEDGER}  # everything the demo puts in --out
+
+
+def portable_kernels() -> dict[str, str]:
+    """Environment settings that make the demo's digits the same on every x86-64 CPU with AVX2 (nearly all since
+    2013), AVX512 ones included: torch picks its CPU kernels (ATen), MKL and oneDNN their code paths by the CPU's
+    instruction set, and training a model from scratch for hundreds of steps turns those rounding differences into
+    other weights and other scores. Pinning all three to AVX2 removes that; MKL_CBWR is MKL's own setting for
+    reproducible results across CPUs. Empty on other CPUs (the pins would not apply)."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return {}
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    if " avx2" not in flags:
+        return {}
+    return {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 class Stages:
@@ -70,7 +90,7 @@ def build_base(world: dict, out: Path, seed: int, quick: bool) -> Path:
         default_data_collator,
     )
 
-    from harness.train import logs_to_stderr
+    from harness.train import one_line_progress
 
     torch.manual_seed(seed)
     corpus = world["corpus"].read_text()
@@ -101,7 +121,7 @@ def build_base(world: dict, out: Path, seed: int, quick: bool) -> Path:
                              disable_tqdm=False)
     resume = any(checkpoints.glob("checkpoint-*"))
     trainer = Trainer(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator)
-    logs_to_stderr(trainer)
+    one_line_progress(trainer, "pre-training")
     trainer.train(resume_from_checkpoint=True if resume else None)
     model.save_pretrained(out)
     fast.save_pretrained(out)
@@ -135,6 +155,11 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> int:
     # One thread, whatever the machine: the same seed then gives the same numbers on any laptop (floating-point sums
     # depend on how the work is split between threads). The recipe learns on any thread count; this fixes the digits.
     torch.set_num_threads(1)
+    # A terminal that shows the five stages, not hundreds of progress-bar redraws: the trainers show one line each;
+    # lm-eval's bars are off (TQDM_DISABLE, set by the CLI before tqdm is imported, since tqdm reads it at import).
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights", "Writing model shards": transformers' own bars
     t_start = time.perf_counter()
     out = out.resolve()
     registry = out / "registry.sqlite"
@@ -160,7 +185,7 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> int:
         "force": False, "warmup_ratio": 0.05})
     adapter = out / "adapter"
     if not stages.skip("adapter", adapter / "train_summary.json"):
-        train.run(cfg, registry=registry)  # an interrupted training resumes from its last checkpoint
+        train.run(cfg, registry=registry, quiet=True)  # an interrupted training resumes from its last checkpoint
         stages.finished("adapter")
     print(f"      ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
 
@@ -190,6 +215,9 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> int:
 
     print("\nheadline (adapter - base on the same documents, 95% CI, * p<0.05):")
     print(document.console(document.headline_table(rep)))
+    print(f"\nnumbers from torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()} kernels, "
+          f"{torch.get_num_threads()} thread; the README's: torch 2.13.0+cpu, AVX2 kernels (pinned by the demo on "
+          "x86-64), 1 thread, the versions of constraints.txt")
     print(f"\ndemo finished in {time.perf_counter() - t_start:.0f}s. Everything is in {out}:\n"
           f"  base model      {base}\n  adapter         {adapter} (training_log.csv, train_summary.json)\n"
           f"  run directory   {run_dir} (run.json, samples/)\n  report          {run_dir / 'report.md'}, "

@@ -51,3 +51,59 @@ def require_file(path: Path, flag: str) -> None:
     problem = file_problem(path, flag)
     if problem:
         raise HarnessError(problem)
+
+
+def user_path(raw: str) -> Path:
+    """A path argument as typed, made absolute once where it enters (relative to the current folder, `~` expanded,
+    `..` folded), so that no later step can pair a relative path with a resolved one. Symlinks are kept: the user's
+    name for a folder is what they see in messages; containment checks compare resolved paths (`same_or_inside`).
+    An empty value is refused: in CI it is usually an unset variable (`--out $RUN_DIR`), and '' would mean the
+    current folder."""
+    import argparse
+    import os
+
+    if not raw.strip():
+        raise argparse.ArgumentTypeError("an empty path (an unset variable?); give a file or folder")
+    return Path(os.path.abspath(os.path.expanduser(raw)))
+
+
+def same_or_inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies inside it, after following symlinks on both sides."""
+    try:
+        p, f = path.resolve(), folder.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compare as written
+        p, f = path, folder
+    return p == f or f in p.parents
+
+
+# What a run directory may hold besides hidden temporary files: `harness run` writes run.json and samples/, `harness
+# report` the rest, `harness gate` its --json/--junit where the user points them.
+RUN_DIR_ENTRIES = {"run.json", "samples", "report.md", "report.html", "tables.tex", "plots", "gate.json", "gate.xml"}
+
+
+def foreign_entries(folder: Path, owned: set[str]) -> list[str]:
+    """Names in `folder` that the command writing there would not have written (hidden files are ignored)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.name not in owned and not p.name.startswith("."))
+
+
+def out_problem(out: Path, flag: str, *, owned: set[str], force: bool, protected: dict[str, Path],
+                what: str = "a run") -> str | None:
+    """Why a command must not write its outputs into `out`, or None. Never the current folder (an unset variable
+    or a slip of `.`), never inside an input (`protected`: label -> folder, e.g. the base model or an adapter),
+    and not a folder of other files unless --force."""
+    import os
+
+    if same_or_inside(Path(os.getcwd()), out):
+        return (f"{flag} {out}: is the current folder (or holds it); give a new folder for {what}, "
+                f"e.g. {flag} runs/first")
+    for label, folder in protected.items():
+        if same_or_inside(out, folder):
+            return f"{flag} {out}: is inside {label} {folder}, an input that is never written to; choose another folder"
+    foreign = foreign_entries(out, owned)
+    if foreign and not force:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        return (f"{flag} {out}: holds files that are not {what} ({shown}); choose a new or empty folder, or pass "
+                "--force to write beside them")
+    return dir_problem(out, flag)

@@ -75,6 +75,10 @@ def plan(cfg: RunConfig) -> Plan:
         except HarnessError as e:
             problems.append(str(e))
     problems += check_arm_names(specs)
+    from harness.paths import same_or_inside
+
+    problems += [f"--out {cfg.out}: is inside adapter '{s.name}' ({s.path}), an input that is never written to; "
+                 "choose another folder" for s in specs if same_or_inside(cfg.out, s.path)]
     tm = None
     ref, _ = resolve_base(cfg.base)
     if not problems:
@@ -92,11 +96,13 @@ def plan(cfg: RunConfig) -> Plan:
         task_objects: dict = {}
         if tm is not None and not problems:
             try:
-                task_objects = taskset.preload(cfg.tasks, tm)
+                task_objects = taskset.preload(cfg.tasks, tm, cfg.num_fewshot)
             except HarnessError as e:
                 problems.append(str(e))
     if problems:
         raise ConfigError(problems)
+    for w in cfg.warnings():
+        print(f"warning: {w}", file=sys.stderr)
     by_path = {e["path"]: e for e in registry.adapters()} if registry else {}
     for s in specs:
         s.fingerprint = fingerprint_adapter(s)
@@ -185,11 +191,12 @@ def run(cfg: RunConfig) -> Path:
     assert not problems, problems  # an invariant of our own writer, not user input
     results.write_json(cfg.out / results.RUN_FILE, run_doc)
     if cfg.use_registry:
-        from adapters_registry import Registry
+        from adapters_registry.recording import record_or_warn
 
-        registry = p.registry or Registry(cfg.registry)
-        registry.record_run(run_doc, str(cfg.out.resolve()), p.registered)
-        registry.close()
+        if p.registry is not None:
+            p.registry.close()  # opened to resolve names; recording opens it again with a short lock wait
+        record_or_warn(cfg.registry, lambda reg: reg.record_run(run_doc, str(cfg.out.resolve()), p.registered),
+                       f"the run in {cfg.out}", f"harness registry record {cfg.out}")
     print_table(cfg.out)
     print(f"run directory: {cfg.out}", file=sys.stderr)
     return cfg.out
@@ -202,7 +209,10 @@ def _run_document(cfg, base, specs, task_info, scores, timing) -> dict:
     conf = cfg.to_json()
     digest = hashlib.sha256(json.dumps(conf, sort_keys=True).encode()).hexdigest()[:8]
     peak_gpu = torch.cuda.max_memory_allocated() if base.device.startswith("cuda") else None
-    env = _versions() | {"device": _device_description(base.device), "git": _git_commit()}
+    # The CPU kernel set and thread count change floating-point sums, hence the last digits of a score (and, through
+    # training, more): recorded so that two runs of the same weights can be reconciled.
+    env = _versions() | {"device": _device_description(base.device), "git": _git_commit(),
+                         "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
     return {
         "schema": results.SCHEMA,
         "run_id": f"{created:%Y%m%d-%H%M%S}-{digest}",
@@ -231,5 +241,5 @@ def print_table(run_dir: Path) -> None:
     if report.scores.empty:
         return
     print(document.console(document.headline_table(report)))
-    for w in text.degenerate_warnings(report):
+    for w in text.warnings(report):
         print(f"warning: {w}")

@@ -27,6 +27,9 @@ CHECKPOINTS = "checkpoints"
 _OWNED = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "README.md", "tokenizer.json",
           "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", CONFIG_FILE, SUMMARY_FILE,
           LOG_FILE, CHECKPOINTS, "tensorboard")
+# Everything a training run may leave in --out (its tokenizer files vary by tokenizer type); anything else there is
+# the user's, and a folder of the user's files is refused unless --force.
+_WRITES = {*_OWNED, "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json", "vocab.txt", "spiece.model"}
 # The attention projections of the architectures people fine-tune, by module name.
 ATTENTION_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "query_key_value", "c_attn", "Wqkv", "qkv_proj",
                    "q_lin", "k_lin", "v_lin", "out_lin", "query", "key", "value", "dense")
@@ -34,6 +37,18 @@ ATTENTION_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "query_key_value", "c
 
 def _identity(cfg: TrainConfig, data_fingerprint: str) -> dict:
     return {"config": cfg.fingerprint_fields(), "data_fingerprint": data_fingerprint}
+
+
+def out_folder_problem(cfg: TrainConfig) -> str | None:
+    """Why --out must not hold this training run (checked with the settings, before anything is imported): the
+    current folder, inside the base model folder (never written to, --force or not), or a folder of the user's files
+    without --force."""
+    from harness.config import resolve_base
+    from harness.paths import out_problem
+
+    ref, _ = resolve_base(cfg.base)
+    return out_problem(Path(cfg.out).expanduser(), "--out", owned=_WRITES, force=cfg.force, what="a training run",
+                       protected={"the base model folder": Path(ref.source)} if ref and ref.local else {})
 
 
 def check_out(cfg: TrainConfig, data_fingerprint: str) -> str | None:
@@ -116,16 +131,39 @@ def _latest_checkpoint(out: Path) -> str | None:
 
 def register(out: Path, registry) -> str | None:
     """Record the adapter just trained (name = folder name, suffixed with its fingerprint if taken elsewhere)."""
-    from adapters_registry import Registry, adapter_entry
+    from adapters_registry import adapter_entry
+    from adapters_registry.recording import record_or_warn
 
-    reg = Registry(registry or None)
     entry = adapter_entry(str(out))
-    existing = reg.get(entry["name"])
-    if existing and existing["path"] != entry["path"]:
-        entry["name"] = f"{entry['name']}-{entry['fingerprint'][7:15]}"
-    reg.add_adapter(entry, replace=True)
-    reg.close()
-    return entry["name"]
+
+    def add(reg) -> str:
+        existing = reg.get(entry["name"])
+        if existing and existing["path"] != entry["path"]:
+            entry["name"] = f"{entry['name']}-{entry['fingerprint'][7:15]}"
+        reg.add_adapter(entry, replace=True)
+        return entry["name"]
+
+    return record_or_warn(registry or None, add, f"the adapter in {out}",
+                          f"harness registry add {out} --name {entry['name']}")
+
+
+def one_line_progress(trainer, label: str) -> None:
+    """Replace the Trainer's bar and per-step log dicts with one line on stderr, rewritten in place at every 5% of
+    the steps (`      training: step 120/544`): for the demo, whose terminal should show stages, not logs. The
+    numbers are still kept in training_log.csv."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback, TrainerCallback
+
+    class OneLine(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            every = max(1, state.max_steps // 20)
+            if state.global_step % every == 0 or state.global_step == state.max_steps:
+                end = "\n" if state.global_step == state.max_steps else ""
+                print(f"\r      {label}: step {state.global_step}/{state.max_steps}", end=end, file=sys.stderr,
+                      flush=True)
+
+    trainer.pop_callback(ProgressCallback)
+    trainer.pop_callback(PrinterCallback)
+    trainer.add_callback(OneLine)
 
 
 def logs_to_stderr(trainer) -> None:
@@ -145,7 +183,8 @@ def logs_to_stderr(trainer) -> None:
         trainer.add_callback(StderrProgress)
 
 
-def run(cfg: TrainConfig, callbacks: tuple = (), registry=None) -> Path:
+def run(cfg: TrainConfig, callbacks: tuple = (), registry=None, quiet: bool = False) -> Path:
+    """Train; `quiet` (the demo) shows one progress line instead of the Trainer's bar and log lines."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import (
@@ -217,7 +256,7 @@ def run(cfg: TrainConfig, callbacks: tuple = (), registry=None) -> Path:
     trainer = Trainer(model=model, args=args, train_dataset=data.train, eval_dataset=data.eval or None,
                       data_collator=DataCollatorForSeq2Seq(tok, label_pad_token_id=-100, padding=True),
                       callbacks=extra)
-    logs_to_stderr(trainer)
+    one_line_progress(trainer, "training") if quiet else logs_to_stderr(trainer)
     resume = _latest_checkpoint(out) if state == "resume" else None
     if resume:
         print(f"resuming from {resume}", file=sys.stderr)

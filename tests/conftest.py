@@ -10,6 +10,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Several workers on a few cores: one thread each (inherited by the subprocesses tests start), or torch's thread
+    # pools oversubscribe the machine and a 20 s test takes minutes. Results never depend on it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 ENGINE_TASKS = Path(__file__).resolve().parent / "engine_tasks"
@@ -26,6 +31,13 @@ _CORPUS = [
     "Sam and Amy went to the beach to build a sandcastle.",
     "Mom said let us go to the store today.",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _work_in_temp_folder(tmp_path, monkeypatch):
+    """Every test runs from its own empty working folder, as a user runs from theirs: relative paths in a test mean
+    what they mean on the command line, and nothing can land in the repository by accident."""
+    monkeypatch.chdir(tmp_path)
 
 
 def shared_dir() -> Path | None:

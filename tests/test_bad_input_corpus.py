@@ -143,6 +143,45 @@ CASES = [
     ("blind: missing run", "blind export {ws}/nope --task docqa --out {ws}/b", "no run.json"),
 ]
 
+# Cases with a class of their own: (class, id, argv, fragment[, exit code]). Exit 0 means valid input that must work:
+# no error line, the fragment in its output (stdout or stderr), outputs allowed. Paths here are typed as users type
+# them: relative to the folder the command runs from ({ws}, the case's own working folder), with ~ (HOME is {ws}),
+# through symlinks.
+RUN_REL = "run --base {model} --tasks tiny_gen --include-path {tasks} --limit 2 --no-registry --cache-dir cache"
+CLASSED = [
+    # one run, four ways of typing an adapter: relative, ./ with a trailing slash and a NAME=, through a symlink; out under ~
+    ("relative paths", "run: adapters typed four ways, out under ~",
+     RUN_REL + " --adapter adapter --adapter two=./adapter/ --adapter linked --adapter four=../{wsname}/adapter --out ~/runs/r",
+     "run directory: {ws}/runs/r", 0),
+    ("relative paths", "registry: add a relative adapter", "registry --registry reg.sqlite add adapter --name a1", "registered 'a1'", 0),
+    ("relative paths", "run: duplicate tasks, relative data with include-path",
+     RUN_REL.replace("tiny_gen", "tiny_gen,tiny_gen") + " --data yelp=reviews.csv --out r", "none of the project's tasks", 0),
+    ("relative paths", "run: --debug after the command", RUN_REL + " --limit 0 --out r --debug", "--limit 0"),
+    ("relative paths", "run: missing relative adapter", RUN_REL + " --adapter ./nope --out r", "no such directory"),
+    ("relative paths", "run: empty adapter", RUN_REL + " --adapter= --out r", "empty path"),
+    ("out folder", "run: out empty (unset variable)", RUN_REL + " --out=", "empty path"),
+    ("out folder", "run: out is the current folder", RUN_REL + " --out .", "is the current folder"),
+    ("out folder", "run: out is a parent of the current folder", RUN_REL + " --out ..", "is the current folder"),
+    ("out folder", "run: out holds user files", RUN_REL + " --out {a}/user_files", "holds files that are not a run"),
+    ("out folder", "run: out holds user files, forced into the base", RUN_REL + " --out {model} --force", "inside the base model folder"),
+    ("out folder", "run: out is the adapter folder", RUN_REL + " --adapter {a}/adapter_copy --out {a}/adapter_copy --force", "inside adapter"),
+    ("out folder", "run: out inside the adapter folder", RUN_REL + " --adapter {a}/adapter_copy --out {a}/adapter_copy/run", "inside adapter"),
+    ("out folder", "run: out inside the base folder", RUN_REL + " --out {model}/runs/r", "inside the base model folder"),
+    ("out folder", "train: out is the base folder", "train --base {model} --data {a}/reviews.csv --format yelp --out {model} --force --no-registry", "inside the base model folder"),
+    ("out folder", "train: out inside the base folder", "train --base {model} --data {a}/reviews.csv --format yelp --out {model}/adapter --no-registry", "inside the base model folder"),
+    ("out folder", "train: out holds user files", "train --base {model} --data {a}/reviews.csv --format yelp --out {a}/user_files --no-registry", "holds files that are not a training run"),
+    ("out folder", "train: out empty", "train --base {model} --data {a}/reviews.csv --format yelp --out= --no-registry", "empty path"),
+    ("out folder", "train: out is the current folder", "train --base {model} --data {a}/reviews.csv --format yelp --out . --no-registry", "is the current folder"),
+    ("out folder", "demo: out is the current folder", "demo --quick --out .", "is the current folder"),
+    ("out folder", "demo: out holds user files", "demo --quick --out {a}/user_files", "holds files that are not a demo"),
+    ("out folder", "report: out empty", "report {a}/golden --out=", "empty path"),
+    ("out folder", "report: out is another run's folder", "report {a}/golden --out {a}/done_run", "holds another run"),
+    ("out folder", "report: into its own run folder", "report {a}/golden_copy --format md", "wrote 1 files", 0),
+    ("registry", "run: registry cannot be created", RUN_REL.replace(" --no-registry", "") + " --registry " + UNWRITABLE + "/reg.sqlite --out r", "harness registry record", 0),
+    ("registry", "registry: record a run", "registry --registry reg.sqlite record {a}/golden", "recorded run", 0),
+    ("registry", "registry: record a folder that is not a run", "registry --registry reg.sqlite record {a}/empty_dir", "no run.json"),
+]
+
 
 def _write_assets(a: Path, model: Path, adapter: Path) -> None:
     """Every bad (and good) input the cases point at, written once."""
@@ -229,54 +268,112 @@ def _snapshot(root: Path) -> dict:
     return out
 
 
+def all_cases() -> list[tuple]:
+    """(class, id, argv, fragment, exit code) for every case: the unclassed ones take their command as class."""
+    out = [(c[0].split(":")[0], *c[:3], c[3] if len(c) > 3 else 2) for c in CASES]
+    out += [(c[0], *c[1:4], c[4] if len(c) > 4 else 2) for c in CLASSED]
+    import corpus_cases_input
+
+    out += [(c[0], *c[1:4], c[4] if len(c) > 4 else 2) for c in corpus_cases_input.CASES]
+    return out
+
+
 @pytest.fixture(scope="module")
 def corpus_root(tmp_path_factory, tiny_model, tiny_adapters) -> Path:
+    import corpus_cases_input
+
     root = tmp_path_factory.mktemp("corpus")
     _write_assets(root / "a", tiny_model, tiny_adapters[0])
+    a = root / "a"
+    (a / "user_files").mkdir()
+    (a / "user_files" / "thesis.tex").write_text("my thesis\n")
+    shutil.copytree(tiny_adapters[0], a / "adapter_copy")
+    shutil.copytree(GOLDEN, root / "golden_copy")  # written to by a valid case, so outside the unchanged inputs
+    corpus_cases_input.write_assets(a, tiny_model, tiny_adapters[0])
     return root
 
 
+def _ws(root: Path, name: str) -> Path:
+    return root / "ws" / name.replace(" ", "_").replace(":", "").replace("'", "").replace("/", "_")
+
+
 def _run_case(case, root: Path, model: Path, adapter: Path):
-    name, argv, fragment, *code = case
-    ws = root / "ws" / name.replace(" ", "_").replace(":", "").replace("'", "")
+    """Run one case from its own working folder, which holds what relative paths point at: adapter/ (a copy),
+    linked -> adapter (a symlink) and reviews.csv. Returns (completed process, names present before the run)."""
+    klass, name, argv, fragment, code = case
+    ws = _ws(root, name)
     ws.mkdir(parents=True)
-    args = argv.format(ws=ws, a=root / "a", model=model, adapter=adapter, tasks=ENGINE_TASKS).split()
+    shutil.copytree(adapter, ws / "adapter")
+    (ws / "linked").symlink_to(ws / "adapter", target_is_directory=True)
+    shutil.copy(root / "a" / "reviews.csv", ws / "reviews.csv")
+    present = {p.name for p in ws.iterdir()}
+    args = argv.replace("{a}/golden_copy", str(root / "golden_copy")).format(ws=ws, wsname=ws.name, a=root / "a", model=model, adapter=adapter, tasks=ENGINE_TASKS).split()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HARNESS_REGISTRY": str(ws / "default.sqlite"),
-           "HARNESS_CACHE_DIR": str(ws / "cache")}
+           "HARNESS_CACHE_DIR": str(ws / "cache"), "HOME": str(ws), "HARNESS_REGISTRY_WAIT": "1"}
+    import time
+
+    t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=600, env=env,
                        cwd=ws)
-    return r, (code[0] if code else 2), fragment
+    r.seconds = time.perf_counter() - t0
+    return r, present
+
+
+def _problems(case, r, ws: Path, present: set[str]) -> list[str]:
+    klass, name, argv, fragment, code = case
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    problems = []
+    if r.returncode != code:
+        problems.append(f"exit {r.returncode}, expected {code}")
+    if "Traceback" in r.stderr or "Traceback" in r.stdout:
+        problems.append("traceback")
+    if code == 0:
+        if errors:
+            problems.append(f"{len(errors)} error lines")
+        fragment = fragment.replace("{ws}", str(ws))
+        if fragment not in r.stdout + r.stderr:
+            problems.append(f"output lacks {fragment!r}")
+        return problems
+    if len(errors) != 1:
+        problems.append(f"{len(errors)} error lines")
+    elif fragment not in errors[0]:
+        problems.append(f"error line lacks {fragment!r}")
+    # The one thing a failed command may leave: the base model's fingerprint memo in the cache (computed when the
+    # base loads, before an adapter's shapes can be checked against it); it is reused, never a result.
+    left = [p for p in ws.rglob("*") if p.relative_to(ws).parts[0] not in present
+            and str(p.relative_to(ws)) not in ("cache", "cache/fingerprints.json")]
+    if left:
+        problems.append(f"left behind: {[str(p.relative_to(ws)) for p in left][:5]}")
+    return problems
 
 
 def test_corpus_is_large_and_covers_every_command():
-    commands = {c[0].split(":")[0] for c in CASES}
-    assert len(CASES) >= 80 and {"run", "train", "report", "gate", "registry", "demo"} <= commands
+    cases = all_cases()
+    commands = {c[1].split(":")[0] for c in cases}
+    assert len(cases) >= 200 and {"run", "train", "report", "gate", "registry", "demo", "blind"} <= commands
+    assert len({c[1] for c in cases}) == len(cases), "two cases share an id"
 
 
+@pytest.mark.slow
 def test_bad_input_corpus(corpus_root, tiny_model, tiny_adapters):
+    cases = all_cases()
     before = _snapshot(corpus_root / "a")
+    model_before = _snapshot(tiny_model)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = list(pool.map(lambda c: (c, *_run_case(c, corpus_root, tiny_model, tiny_adapters[0])), CASES))
-    failures = []
-    for case, r, code, fragment in outcomes:
-        name = case[0]
-        errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
-        ws = corpus_root / "ws" / name.replace(" ", "_").replace(":", "").replace("'", "")
-        problems = []
-        if r.returncode != code:
-            problems.append(f"exit {r.returncode}, expected {code}")
-        if len(errors) != 1:
-            problems.append(f"{len(errors)} error lines")
-        elif fragment not in errors[0]:
-            problems.append(f"error line lacks {fragment!r}")
-        if "Traceback" in r.stderr or "Traceback" in r.stdout:
-            problems.append("traceback")
-        # The one thing a failed command may leave: the base model's fingerprint memo in the cache (computed when the
-        # base loads, before an adapter's shapes can be checked against it); it is reused, never a result.
-        left = [p for p in ws.rglob("*") if str(p.relative_to(ws)) not in ("cache", "cache/fingerprints.json")]
-        if left:
-            problems.append(f"left behind: {[str(p.relative_to(ws)) for p in left][:5]}")
+        outcomes = list(pool.map(lambda c: (c, *_run_case(c, corpus_root, tiny_model, tiny_adapters[0])), cases))
+    failures, tally = [], {}
+    for case, r, present in outcomes:
+        problems = _problems(case, r, _ws(corpus_root, case[1]), present)
+        outcome = f"exit {r.returncode}" + (" (wrong)" if problems else "")
+        tally.setdefault(case[0], {}).setdefault(outcome, 0)
+        tally[case[0]][outcome] += 1
         if problems:
-            failures.append(f"{name}: {'; '.join(problems)} | {r.stderr.strip().splitlines()[-1:] if r.stderr.strip() else ''}")
+            failures.append(f"{case[1]}: {'; '.join(problems)} | "
+                            f"{r.stderr.strip().splitlines()[-1:] if r.stderr.strip() else ''}")
+    summary = "; ".join(f"{k}: " + ", ".join(f"{n} {o}" for o, n in sorted(v.items())) for k, v in sorted(tally.items()))
+    print(f"\nbad-input corpus, {len(cases)} cases by class and outcome: {summary}")
+    slowest = sorted(outcomes, key=lambda o: -o[1].seconds)[:12]
+    print("slowest cases: " + "; ".join(f"{c[1]} {r.seconds:.1f}s" for c, r, _ in slowest))
     assert _snapshot(corpus_root / "a") == before, "an input file or folder was changed"
+    assert _snapshot(tiny_model) == model_before, "the base model folder was changed"
     assert failures == [], "\n".join(failures)

@@ -42,8 +42,9 @@ def test_all_problems_reported_together(tmp_path):
 
 
 def test_existing_run_needs_force(tmp_path):
-    (tmp_path / "run.json").write_text("{}")
-    cfg = RunConfig(base="qwen2.5-3b", tasks=["x"], out=tmp_path)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text("{}")
+    cfg = RunConfig(base="qwen2.5-3b", tasks=["x"], out=tmp_path / "run")
     assert any("--force" in p for p in cfg.validate())
     cfg.force = True
     assert cfg.validate() == []
@@ -62,3 +63,22 @@ def test_to_json_is_plain(tmp_path):
 
     cfg = RunConfig(base="qwen2.5-3b", tasks=["a"], out=Path("x"), include_paths=[tmp_path])
     assert json.loads(json.dumps(cfg.to_json()))["dtype"] == "auto"
+
+
+def test_out_that_would_write_into_the_wrong_place(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "thesis.tex").write_text("mine")
+    for out, fragment in ((tmp_path, "is the current folder"), (tmp_path.parent, "is the current folder"),
+                          (tmp_path / "notes", "holds files that are not a run")):
+        problems = RunConfig(base="qwen2.5-3b", tasks=["x"], out=out).validate()
+        assert len(problems) == 1 and fragment in problems[0], (out, problems)
+    # a half-written run (samples only, as an interrupted run leaves it) and report outputs are a run's own files
+    (tmp_path / "half" / "samples").mkdir(parents=True)
+    (tmp_path / "half" / "report.md").write_text("")
+    assert RunConfig(base="qwen2.5-3b", tasks=["x"], out=tmp_path / "half").validate() == []
+    assert RunConfig(base="qwen2.5-3b", tasks=["x"], out=tmp_path / "notes", force=True).validate() == []
+
+
+def test_duplicate_tasks_run_once():
+    assert RunConfig(base="qwen2.5-3b", tasks=["yelp", "docqa", "yelp"], out=Path("r")).tasks == ["yelp", "docqa"]

@@ -241,3 +241,36 @@ def test_version_1_registry_is_migrated(tmp_path):
     reg = Registry(path)
     assert reg.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(store.SCHEMA_VERSION)
     assert "task_key" in [r[1] for r in reg.conn.execute("PRAGMA table_info(scores)")]
+
+
+def test_locked_registry_never_fails_a_finished_run(tmp_path, reg_path, monkeypatch, capsys):
+    """A finished run whose registry stays locked: exit 0, one warning with the command that records it later,
+    after a wait bounded by HARNESS_REGISTRY_WAIT; that command then records it."""
+    import time
+
+    from adapters_registry.recording import record_or_warn, record_run_dir
+
+    golden = Path(__file__).parent / "data" / "golden_run"
+    Registry(reg_path).close()
+    holder = sqlite3.connect(str(reg_path), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process is writing, and stays
+    monkeypatch.setenv("HARNESS_REGISTRY_WAIT", "0.5")
+    t0 = time.perf_counter()
+    assert record_or_warn(reg_path, lambda reg: record_run_dir(reg, golden), "the run in R",
+                          f"harness registry record {golden}") is None
+    assert time.perf_counter() - t0 < 5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: the run in R is complete") and "locked" in err[0]
+    assert err[0].endswith(f"`harness registry record {golden}`")
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert cli(reg_path, "record", str(golden)) == 0
+    run_id = json.loads((golden / "run.json").read_text())["run_id"]
+    reg = Registry(reg_path)
+    assert [r["run_id"] for r in reg.runs()] == [run_id] and reg.runs()[0]["directory"] == str(golden.resolve())
+    reg.close()
+
+
+def test_record_refuses_a_folder_that_is_not_a_run(tmp_path, reg_path, capsys):
+    assert cli(reg_path, "record", str(tmp_path)) == 2
+    assert "no run.json" in capsys.readouterr().err and not reg_path.exists()

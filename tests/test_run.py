@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,17 @@ from harness.cli import main
 TASKS = "tiny_gen,tiny_ll"
 
 
+def _rel(p) -> str:
+    """Paths as a user types them: relative to the folder the command runs from (NAME=PATH keeps its name)."""
+    name, sep, path = str(p).rpartition("=") if "=" in str(p) else ("", "", str(p))
+    return f"{name}{sep}{os.path.relpath(path)}"
+
+
 def run_cli(base, adapters, out, cache, *extra) -> int:
-    argv = ["run", "--base", str(base), "--tasks", TASKS, "--include-path", str(ENGINE_TASKS), "--out", str(out),
-            "--cache-dir", str(cache), "--limit", "6", *extra]
+    argv = ["run", "--base", _rel(base), "--tasks", TASKS, "--include-path", _rel(ENGINE_TASKS), "--out", _rel(out),
+            "--cache-dir", _rel(cache), "--limit", "6", *extra]
     for a in adapters:
-        argv += ["--adapter", str(a)]
+        argv += ["--adapter", _rel(a)]
     return main(argv)
 
 

@@ -93,7 +93,11 @@ CORPUS_KINDS = ("macro_f1", "corpus_rouge", "perplexity")  # bootstrap family: f
 SMALL = {**{k: 12 for k in MEAN_KINDS}, **{k: 20 for k in CORPUS_KINDS}}
 
 
-@pytest.mark.parametrize("kind", list(EFFECT))
+# Over ~10 s each on a 2-core CPU: in the full suite, not the fast path.
+_SLOW_KINDS = ("binary",)
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.slow) if k in _SLOW_KINDS else k for k in EFFECT])
 @pytest.mark.parametrize("size", ["small", "medium"])
 def test_coverage_and_false_alarms(kind, size):
     _check(kind, SMALL[kind] if size == "small" else 30)

@@ -7,9 +7,16 @@ them. The windows are built here once, and each engine scores them with its own 
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 from harness.errors import HarnessError
+
+
+def _bars_off() -> bool:
+    """tqdm's own switch, TQDM_DISABLE, honoured here too: lm-eval passes `disable=` explicitly to its bars, which
+    overrides tqdm's environment default (the demo sets it; so can a user or a CI log)."""
+    return os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
 
 
 class CountingSlidingMixin:
@@ -29,16 +36,16 @@ class CountingSlidingMixin:
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         self.computed["loglikelihood"] += len(requests)
-        return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+        return super().loglikelihood(requests, disable_tqdm=disable_tqdm or _bars_off())
 
     def generate_until(self, requests, disable_tqdm: bool = False):
         self.computed["generate_until"] += len(requests)
-        return super().generate_until(requests, disable_tqdm=disable_tqdm)
+        return super().generate_until(requests, disable_tqdm=disable_tqdm or _bars_off())
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
         self.computed["loglikelihood_rolling"] += len(requests)
         if not requests or not all(isinstance(r.doc, dict) and "ppl_window" in r.doc for r in requests):
-            return super().loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
+            return super().loglikelihood_rolling(requests, disable_tqdm=disable_tqdm or _bars_off())
         return self._sliding_rolling(requests)
 
     def _sliding_rolling(self, requests) -> list[float]:
