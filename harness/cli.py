@@ -69,6 +69,13 @@ def _pair(s: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def _base_arg(s: str) -> str:
+    """A base model folder made absolute as typed (run.json records it); an alias or hub id passes unchanged."""
+    import os
+
+    return str(user_path(s)) if s.strip() and os.path.exists(os.path.expanduser(s)) else s
+
+
 def _data_pair(s: str) -> tuple[str, str]:
     key, value = _pair(s)
     return key, str(user_path(value))
@@ -102,7 +109,8 @@ def _add_run(sub) -> None:
                     "adapter) on every task with lm-eval. Writes OUT/run.json and OUT/samples/<arm>/<task>.jsonl.",
         epilog=f"example: {EXAMPLE}",
     )
-    p.add_argument("--base", required=True, help="model folder, hub id (org/name) or alias (see `harness models`)")
+    p.add_argument("--base", required=True, type=_base_arg,
+                   help="model folder, hub id (org/name) or alias (see `harness models`)")
     p.add_argument("--adapter", action="append", default=[], type=_adapter_arg, metavar="[NAME=]PATH",
                    help="peft adapter folder; repeat for several. The arm is named after the folder unless NAME= is given")
     p.add_argument("--tasks", required=True, type=_csv, help="comma-separated lm-eval task names (ours, yours, or stock)")
@@ -236,6 +244,8 @@ def _add_train(sub) -> None:
                 typ = int
             if name in _TRAIN_PATHS:
                 typ = _str_path
+            if name == "base":
+                typ = _base_arg
             text = _TRAIN_HELP.get(name) or name.replace("_", " ")
             shown = (f" (default {default.value if hasattr(default, 'value') else default})"
                      if default not in (None, "") and "default" not in text else "")
@@ -261,6 +271,8 @@ def _cmd_train(a) -> int:
     for key in _TRAIN_PATHS:  # relative paths in the YAML are relative to the current folder, as on the command line
         if isinstance(yaml_values.get(key), str) and yaml_values[key].strip():
             yaml_values[key] = _str_path(yaml_values[key])
+    if isinstance(yaml_values.get("base"), str):
+        yaml_values["base"] = _base_arg(yaml_values["base"])
     cli_values = {k: getattr(a, k) for k in FIELDS if getattr(a, k, None) is not None}
     cfg = from_sources(yaml_values, cli_values, str(a.config) if a.config else None)
     from harness.train import run

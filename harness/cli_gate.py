@@ -21,12 +21,17 @@ def add_gate_parser(sub) -> None:
 def _cmd_gate(a) -> int:
     from harness import gate, gate_output, results
     from harness.errors import ConfigError
-    from harness.paths import require_file
+    from harness.paths import refuse_inside_inputs, refuse_onto, require_file, user_path
 
+    run = results.load_run(a.run)
+    reads = [a.rules, a.run / results.RUN_FILE, a.run / results.SAMPLES_DIR]
+    if a.baseline and not a.baseline.startswith("registry:"):
+        reads += [user_path(a.baseline) / results.RUN_FILE, user_path(a.baseline) / results.SAMPLES_DIR]
     for flag, path in (("--junit", a.junit), ("--json", a.json)):
         if path is not None:
             require_file(path, flag)  # before judging: a broken pipeline must not look like a failed gate
-    run = results.load_run(a.run)
+            refuse_onto(path, flag, reads)
+            refuse_inside_inputs(path, flag, run)
     rules = gate.load_rules(a.rules)
     baseline, baseline_dir = gate.resolve_baseline(a.baseline, run, a.registry)
     problems = gate.validate(rules, run, baseline, str(a.rules))

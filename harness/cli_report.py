@@ -29,6 +29,7 @@ def add_parsers(sub) -> None:
     ex.add_argument("--arm", help="adapter arm (default: the first)")
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--out", type=user_path, help="folder (default RUN_DIR/blind-<task>)")
+    ex.add_argument("--force", action="store_true", help="replace a sheet already in --out (its ratings are lost)")
     sc = bs.add_parser("score", help="win / tie / loss of the adapter from a filled-in sheet")
     sc.add_argument("sheet", type=user_path)
     sc.add_argument("key", type=user_path)
@@ -57,7 +58,10 @@ def _cmd_report(a) -> int:
                            "replace; choose another --out, or include that run in the report")
     require_dir(a.out or a.runs[0], "--out")
     loaded = [(d, results.load_run(d)) for d in a.runs]
+    from harness.paths import refuse_inside_inputs
+
     for d, run in loaded:  # every run and samples file checked before anything is written
+        refuse_inside_inputs(a.out or a.runs[0], "--out", run)
         data.check_samples(d, run)
     for d, run in loaded:
         if len(run["arms"]) > 1 and "statistics" not in run:
@@ -85,7 +89,15 @@ def _cmd_blind(a) -> int:
     from reports import blind
 
     if a.blind_command == "export":
+        from harness import results
+        from harness.paths import refuse_inside_inputs
+
         out = a.out or a.run / f"blind-{a.task}"
+        refuse_inside_inputs(out, "--out", results.load_run(a.run))
+        existing = [out / f for f in ("sheet.csv", "key.json") if (out / f).exists()]
+        if existing and not a.force:
+            raise HarnessError(f"--out {out}: already holds a rating sheet ({existing[0].name}), perhaps with raters' "
+                               "answers; choose another --out, or pass --force to replace it")
         files = blind.export(a.run, a.task, a.n, out, arm=a.arm, seed=a.seed)
         print(f"rating sheet: {files[0]} (and {files[1].name}); key: {files[2]} (keep it from the raters)")
         return 0

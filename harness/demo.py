@@ -222,5 +222,7 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> int:
           f"  base model      {base}\n  adapter         {adapter} (training_log.csv, train_summary.json)\n"
           f"  run directory   {run_dir} (run.json, samples/)\n  report          {run_dir / 'report.md'}, "
           f"{run_dir / 'report.html'}, {run_dir / 'tables.tex'}, {run_dir / 'plots'}\n"
-          f"  gate            {run_dir / 'gate.xml'}, {run_dir / 'gate.json'}\n  registry        {registry}")
+          f"  gate            {'PASS' if all(v.passed for v in verdicts) else 'FAIL'} "
+          f"({sum(v.passed for v in verdicts)} of {len(verdicts)} rules passed): {run_dir / 'gate.xml'}, "
+          f"{run_dir / 'gate.json'}\n  registry        {registry}")
     return 0

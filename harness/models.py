@@ -209,11 +209,19 @@ def attach_adapters(base: LoadedBase, specs: list[AdapterSpec]) -> torch.nn.Modu
         check_adapter_fits(spec, base.model)
     from peft import PeftModel
 
-    model = PeftModel.from_pretrained(base.model, str(specs[0].path), adapter_name=specs[0].name, is_trainable=False)
+    model = PeftModel.from_pretrained(base.model, str(specs[0].path), adapter_name=peft_name(specs[0].name),
+                                      is_trainable=False)
     for spec in specs[1:]:
-        model.load_adapter(str(spec.path), adapter_name=spec.name, is_trainable=False)
+        model.load_adapter(str(spec.path), adapter_name=peft_name(spec.name), is_trainable=False)
     model.eval()
     return model
+
+
+def peft_name(arm: str) -> str:
+    """The name an arm's adapter has inside peft. peft refuses a '.' in an adapter name (it becomes part of module
+    paths), and folders like `v1.0` or `lr-1.5e-4` are common arm names: every character that is not a letter, digit,
+    '-' or '_' becomes its code point, so two different arm names never meet in peft."""
+    return "".join(c if c.isalnum() or c in "-_" else f"_x{ord(c):x}_" for c in arm)
 
 
 def activate(model: torch.nn.Module, arm: str):
@@ -222,11 +230,11 @@ def activate(model: torch.nn.Module, arm: str):
         return nullcontext()
     if arm == BASE_ARM:
         return model.disable_adapter()
-    model.set_adapter(arm)
-    return _active(model, arm)
+    model.set_adapter(peft_name(arm))
+    return _active(model, peft_name(arm))
 
 
 @contextmanager
-def _active(model, arm):
-    assert model.active_adapter == arm
+def _active(model, name):
+    assert model.active_adapter == name
     yield

@@ -81,11 +81,17 @@ def same_or_inside(path: Path, folder: Path) -> bool:
 RUN_DIR_ENTRIES = {"run.json", "samples", "report.md", "report.html", "tables.tex", "plots", "gate.json", "gate.xml"}
 
 
+def _own_temporary(name: str) -> bool:
+    """The hidden files our writers leave only while they work (results.atomic_write_text, the write probe)."""
+    return name.startswith(".") and (name.endswith(".tmp") or name.startswith(".harness-probe-"))
+
+
 def foreign_entries(folder: Path, owned: set[str]) -> list[str]:
-    """Names in `folder` that the command writing there would not have written (hidden files are ignored)."""
+    """Names in `folder` that the command writing there would not have written. Hidden files count (a home folder
+    or a repository holds little else: `--out ~` must not pass as empty), except our own temporary ones."""
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if p.name not in owned and not p.name.startswith("."))
+    return sorted(p.name for p in folder.iterdir() if p.name not in owned and not _own_temporary(p.name))
 
 
 def out_problem(out: Path, flag: str, *, owned: set[str], force: bool, protected: dict[str, Path],
@@ -107,3 +113,34 @@ def out_problem(out: Path, flag: str, *, owned: set[str], force: bool, protected
         return (f"{flag} {out}: holds files that are not {what} ({shown}); choose a new or empty folder, or pass "
                 "--force to write beside them")
     return dir_problem(out, flag)
+
+
+def run_inputs(run: dict) -> dict[str, Path]:
+    """The folders a run read its weights from (label -> folder), from its run.json: the base model when it was a
+    local folder, and every adapter. Outputs derived from the run (gate files, reports, sheets) never go inside them."""
+    inputs = {}
+    source = (run.get("base") or {}).get("source")
+    if isinstance(source, str) and Path(source).is_absolute() and Path(source).is_dir():
+        inputs["the base model folder"] = Path(source)
+    for arm in run.get("arms") or []:
+        path = (arm.get("adapter") or {}).get("path") if isinstance(arm, dict) else None
+        if isinstance(path, str) and Path(path).is_dir():
+            inputs[f"adapter '{arm.get('name')}'"] = Path(path)
+    return inputs
+
+
+def refuse_onto(path: Path, flag: str, inputs: list[Path]) -> None:
+    """HarnessError when `path` (a file about to be written) is one of the files this command reads, or lies inside a
+    run directory it reads (its run.json, its samples)."""
+    for f in inputs:
+        if same_or_inside(path, f):
+            raise HarnessError(f"{flag} {path}: is {f}, an input of this gate (it would be overwritten); write the "
+                               "output elsewhere")
+
+
+def refuse_inside_inputs(path: Path, flag: str, run: dict) -> None:
+    """HarnessError when `path` (a file or folder about to be written) lies inside a folder the run read weights from."""
+    for label, folder in run_inputs(run).items():
+        if same_or_inside(path, folder):
+            raise HarnessError(f"{flag} {path}: is inside {label} {folder}, an input that is never written to; "
+                               "choose another place")

@@ -149,9 +149,13 @@ def _device_description(device: str) -> str:
 def _prepare_out(cfg: RunConfig) -> None:
     cfg.out.mkdir(parents=True, exist_ok=True)
     if cfg.force:
-        # Only what a run writes is removed: a stale run.json must not sit beside new samples.
-        (cfg.out / results.RUN_FILE).unlink(missing_ok=True)
-        shutil.rmtree(cfg.out / results.SAMPLES_DIR, ignore_errors=True)
+        # Only what a run and its report write is removed: a stale run.json must not sit beside new samples, nor an
+        # old report (other tasks, n, arms) beside a new run.
+        from harness.paths import RUN_DIR_ENTRIES
+
+        for name in RUN_DIR_ENTRIES:
+            target = cfg.out / name
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
 
 
 def run(cfg: RunConfig) -> Path:

@@ -101,6 +101,10 @@ def _load_task(name: str, tm) -> dict:
         return tm.load([name])
     except HarnessError:
         raise
+    except TypeError as e:  # lm-eval's TaskConfig(**yaml): a field it does not know, or a value of the wrong kind
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise ConfigError([f"--tasks {name}: lm-eval cannot build this task from its YAML ({first}); fix that field "
+                           "in the task's YAML (lm-eval's TaskConfig lists the fields a task may have)"]) from None
     except (ConnectionError, OSError) as e:  # datasets' offline and not-found errors are both
         filename = getattr(e, "filename", None)
         if isinstance(e, OSError) and filename and Path(str(filename)).exists():

@@ -39,6 +39,17 @@ def _identity(cfg: TrainConfig, data_fingerprint: str) -> dict:
     return {"config": cfg.fingerprint_fields(), "data_fingerprint": data_fingerprint}
 
 
+def _follow_umask(out: Path) -> None:
+    """safetensors writes adapter_model.safetensors 0600 whatever the umask; the adapter is a file the user shares
+    like any other, so its files get the mode every file the harness writes has (0644 under umask 022)."""
+    import os
+
+    mode = 0o666 & ~results._umask()
+    for f in out.iterdir():
+        if f.is_file() and f.name in _WRITES:
+            os.chmod(f, mode)
+
+
 def out_folder_problem(cfg: TrainConfig) -> str | None:
     """Why --out must not hold this training run (checked with the settings, before anything is imported): the
     current folder, inside the base model folder (never written to, --force or not), or a folder of the user's files
@@ -204,7 +215,12 @@ def run(cfg: TrainConfig, callbacks: tuple = (), registry=None, quiet: bool = Fa
     out = Path(cfg.out).expanduser()
     ref, _ = resolve_base(cfg.base)
     device = pick_device(cfg.device)
-    tok = AutoTokenizer.from_pretrained(ref.source, trust_remote_code=cfg.trust_remote_code)
+    try:
+        tok = AutoTokenizer.from_pretrained(ref.source, trust_remote_code=cfg.trust_remote_code)
+    except OSError as e:  # offline, or a hub id that does not exist: say which flag and what to do
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise HarnessError(f"--base {cfg.base}: cannot load its tokenizer from {ref.source} ({first}); give a local "
+                           "model folder, or run once with network access so the hub model is in the cache") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     data = prepare(cfg, tok)  # bad data fails here, before the model loads
@@ -267,6 +283,7 @@ def run(cfg: TrainConfig, callbacks: tuple = (), registry=None, quiet: bool = Fa
 
     model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
+    _follow_umask(out)
     rows = rows_from_history(trainer.state.log_history)
     results.atomic_write_text(out / LOG_FILE, to_csv(rows))
     train_losses = [r["loss"] for r in rows if "loss" in r]

@@ -149,9 +149,10 @@ CASES = [
 # through symlinks.
 RUN_REL = "run --base {model} --tasks tiny_gen --include-path {tasks} --limit 2 --no-registry --cache-dir cache"
 CLASSED = [
-    # one run, four ways of typing an adapter: relative, ./ with a trailing slash and a NAME=, through a symlink; out under ~
+    # one run, four ways of typing an adapter: relative, ./ with a trailing slash and a NAME= (names with dots, which
+    # peft itself refuses), through a symlink; out under ~
     ("relative paths", "run: adapters typed four ways, out under ~",
-     RUN_REL + " --adapter adapter --adapter two=./adapter/ --adapter linked --adapter four=../{wsname}/adapter --out ~/runs/r",
+     RUN_REL + " --adapter adapter --adapter v1.0=./adapter/ --adapter linked --adapter lr-1.5e-4=../{wsname}/adapter --out ~/runs/r",
      "run directory: {ws}/runs/r", 0),
     ("relative paths", "registry: add a relative adapter", "registry --registry reg.sqlite add adapter --name a1", "registered 'a1'", 0),
     ("relative paths", "run: duplicate tasks, relative data with include-path",
@@ -176,6 +177,15 @@ CLASSED = [
     ("out folder", "demo: out holds user files", "demo --quick --out {a}/user_files", "holds files that are not a demo"),
     ("out folder", "report: out empty", "report {a}/golden --out=", "empty path"),
     ("out folder", "report: out is another run's folder", "report {a}/golden --out {a}/done_run", "holds another run"),
+    ("out folder", "gate: junit into the base model folder", "gate {a}/golden_local --rules {a}/rules_ok.yaml --junit {model}/junit.xml", "inside the base model folder"),
+    ("out folder", "gate: json into an adapter folder", "gate {a}/golden_local --rules {a}/rules_ok.yaml --json {a}/adapter_copy/gate.json", "inside adapter 'lora_r8'"),
+    ("out folder", "report: out inside the base model folder", "report {a}/golden_local --out {model}/report", "inside the base model folder"),
+    ("out folder", "blind: out inside an adapter folder", "blind export {a}/golden_local --task docqa --out {a}/adapter_copy/sheet", "inside adapter 'lora_r8'"),
+    ("out folder", "gate: json onto the run's run.json", "gate {a}/golden --rules {a}/rules_ok.yaml --json {a}/golden/run.json", "an input of this gate"),
+    ("out folder", "gate: junit onto the rules file", "gate {a}/golden --rules {a}/rules_ok.yaml --junit {a}/rules_ok.yaml", "an input of this gate"),
+    ("out folder", "run: out holds only hidden files", RUN_REL + " --out {a}/dotfiles_only", "holds files that are not a run"),
+    ("messages", "run: include-path task with an unknown YAML field", "run --base {model} --tasks capitals --include-path {a}/in_bad_task --out r --no-registry", "cannot build this task from its YAML"),
+    ("out folder", "blind: a sheet already there", "blind export {a}/golden --task docqa --out {a}/sheet_done", "already holds a rating sheet"),
     ("out folder", "report: into its own run folder", "report {a}/golden_copy --format md", "wrote 1 files", 0),
     ("registry", "run: registry cannot be created", RUN_REL.replace(" --no-registry", "") + " --registry " + UNWRITABLE + "/reg.sqlite --out r", "harness registry record", 0),
     ("registry", "registry: record a run", "registry --registry reg.sqlite record {a}/golden", "recorded run", 0),
@@ -288,6 +298,19 @@ def corpus_root(tmp_path_factory, tiny_model, tiny_adapters) -> Path:
     (a / "user_files").mkdir()
     (a / "user_files" / "thesis.tex").write_text("my thesis\n")
     shutil.copytree(tiny_adapters[0], a / "adapter_copy")
+    # the golden run as if it had read a real base folder and adapter: outputs derived from it must stay out of them
+    shutil.copytree(GOLDEN, a / "golden_local")
+    local = json.loads((GOLDEN / "run.json").read_text())
+    local["base"]["source"] = str(tiny_model)
+    local["arms"][1]["adapter"]["path"] = str(a / "adapter_copy")
+    (a / "golden_local" / "run.json").write_text(json.dumps(local))
+    (a / "sheet_done").mkdir()
+    (a / "sheet_done" / "sheet.csv").write_text("item,preference\n1,A\n")
+    (a / "dotfiles_only" / ".git").mkdir(parents=True)
+    (a / "dotfiles_only" / ".env").write_text("TOKEN=secret\n")
+    (a / "in_bad_task").mkdir()
+    (a / "in_bad_task" / "capitals.yaml").write_text(
+        (REPO / "examples" / "byo_task" / "capitals.yaml").read_text() + "foo_setting: 1\n")
     shutil.copytree(GOLDEN, root / "golden_copy")  # written to by a valid case, so outside the unchanged inputs
     corpus_cases_input.write_assets(a, tiny_model, tiny_adapters[0])
     return root

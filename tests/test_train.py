@@ -53,6 +53,13 @@ def test_loss_decreases_and_outputs_parse(trained, tiny_model):
                 "final_eval_loss", "eval_perplexity", "overfitting", "steps"):
         assert key in summary, key
     assert summary["steps"] == 20 and summary["data"]["rows"] == 24
+    # the adapter's files follow the umask like every file the harness writes (safetensors alone writes 0600)
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("adapter_model.safetensors", "adapter_config.json", "train_summary.json"):
+        assert (trained / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     assert summary["data"]["train_examples"] == 18 and summary["data"]["eval_examples"] == 6
     assert summary["data"]["fingerprint"].startswith("sha256:") and summary["tokens_per_s"] > 0
     assert summary["eval_perplexity"] == pytest.approx(__import__("math").exp(summary["final_eval_loss"]))
