@@ -77,7 +77,10 @@ def inspect_adapter(arg: str, allow_pickle: bool, flag: str = "--adapter") -> Ad
         config = json.loads(cfg_file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise HarnessError(f"{cfg_file}: not valid JSON ({e}); re-save the adapter with peft") from None
-    if not isinstance(config, dict) or "peft_type" not in config:
+    if not isinstance(config, dict):
+        raise HarnessError(f"{cfg_file}: expected a JSON object of peft settings, got a {type(config).__name__}; "
+                           "re-save the adapter with peft")
+    if "peft_type" not in config:
         raise HarnessError(f"{cfg_file}: field 'peft_type' is missing; re-save the adapter with peft")
     problem = config_problem(config)
     if problem:

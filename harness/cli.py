@@ -346,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
+        print("error: harness: no command given; choose one of the commands above (e.g. harness demo)", file=sys.stderr)
         return 2
     debug = args.debug or os.environ.get("HARNESS_DEBUG", "") not in ("", "0")
     # bitsandbytes (imported by transformers, peft and accelerate on every path: run, train, the demo's pre-training)

@@ -137,6 +137,15 @@ def validate(rules: list, run: dict, baseline: dict | None, where: str) -> list[
             if not _matches(rule["task"], classified):
                 problems.append(f"{at} (not_degenerate): '{rule['task']}' is not a classification task of this run "
                                 f"(classification tasks: {', '.join(sorted(classified)) or 'none'})")
+            wanted = rule.get("min_classes")
+            fewest = min((d["n_classes"] for d in run.get("diagnostics") or []
+                          if fnmatch.fnmatchcase(d["task"], rule["task"]) and isinstance(d.get("n_classes"), int)),
+                         default=None)
+            if isinstance(wanted, (int, float)) and not isinstance(wanted, bool) and fewest is not None \
+                    and wanted > fewest:
+                # a rule no arm can ever pass is a typo, not a verdict
+                problems.append(f"{at} (not_degenerate): 'min_classes' is {wanted}, but '{rule['task']}' has only "
+                                f"{fewest} classes; give at most {fewest}")
         if isinstance(rule.get("metric"), str) and not _matches(rule["metric"], metrics):
             problems.append(f"{at}: unknown metric '{rule['metric']}'" + _close(rule["metric"], metrics))
         if isinstance(rule.get("arm"), str):

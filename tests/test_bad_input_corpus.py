@@ -186,6 +186,9 @@ CLASSED = [
     ("out folder", "run: out holds only hidden files", RUN_REL + " --out {a}/dotfiles_only", "holds files that are not a run"),
     ("messages", "run: include-path task with an unknown YAML field", "run --base {model} --tasks capitals --include-path {a}/in_bad_task --out r --no-registry", "cannot build this task from its YAML"),
     ("out folder", "blind: a sheet already there", "blind export {a}/golden --task docqa --out {a}/sheet_done", "already holds a rating sheet"),
+    ("messages", "run: adapter config is a JSON list", RUN_REL + " --adapter {a}/list_config --out r", "expected a JSON object of peft settings"),
+    ("messages", "gate: not_degenerate asks for more classes than exist", "gate {a}/golden --rules {a}/rules_nine_classes.yaml", "has only 5 classes"),
+    ("messages", "top: no command", "", "no command given"),
     ("out folder", "report: into its own run folder", "report {a}/golden_copy --format md", "wrote 1 files", 0),
     ("registry", "run: registry cannot be created", RUN_REL.replace(" --no-registry", "") + " --registry " + UNWRITABLE + "/reg.sqlite --out r", "harness registry record", 0),
     ("registry", "registry: record a run", "registry --registry reg.sqlite record {a}/golden", "recorded run", 0),
@@ -304,6 +307,11 @@ def corpus_root(tmp_path_factory, tiny_model, tiny_adapters) -> Path:
     local["base"]["source"] = str(tiny_model)
     local["arms"][1]["adapter"]["path"] = str(a / "adapter_copy")
     (a / "golden_local" / "run.json").write_text(json.dumps(local))
+    (a / "list_config").mkdir()
+    (a / "list_config" / "adapter_config.json").write_text("[1, 2]")
+    shutil.copy(tiny_adapters[0] / "adapter_model.safetensors", a / "list_config")
+    (a / "rules_nine_classes.yaml").write_text(json.dumps({"rules": [{"kind": "not_degenerate", "task": "yelp",
+                                                                       "min_classes": 9}]}))
     (a / "sheet_done").mkdir()
     (a / "sheet_done" / "sheet.csv").write_text("item,preference\n1,A\n")
     (a / "dotfiles_only" / ".git").mkdir(parents=True)

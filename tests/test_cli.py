@@ -44,4 +44,7 @@ def test_models_lists_aliases(capsys):
 
 def test_no_command_prints_help_and_fails(capsys):
     assert main([]) == 2
-    assert "usage: harness" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "usage: harness" in captured.out
+    assert captured.err.splitlines() == ["error: harness: no command given; choose one of the commands above (e.g. "
+                                         "harness demo)"]
