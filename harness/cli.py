@@ -71,8 +71,6 @@ def _pair(s: str) -> tuple[str, str]:
 
 def _base_arg(s: str) -> str:
     """A base model folder made absolute as typed (run.json records it); an alias or hub id passes unchanged."""
-    import os
-
     return str(user_path(s)) if s.strip() and os.path.exists(os.path.expanduser(s)) else s
 
 

@@ -141,13 +141,12 @@ def _evaluate(runner, RunConfig, DType, base: Path, adapter: Path, run_dir: Path
 
 
 def run(out: Path, quick: bool = False, seed: int = 0) -> int:
-    import shutil
-
     import torch
 
     from harness import gate, gate_output, results, runner, train
     from harness.config import DType, RunConfig
     from harness.demo_world import write_world
+    from harness.paths import remove_entries
     from harness.train_config import from_sources
     from reports import data as report_data
     from reports import document, html, latex, markdown, plots
@@ -165,9 +164,7 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> int:
     registry = out / "registry.sqlite"
     stages = Stages(out, seed, quick)
     if not stages.done:  # a fresh start, or other settings than last time: nothing of an older demo is reused
-        for name in ("world", "base", "adapter", "run", "cache", "registry.sqlite"):
-            target = out / name
-            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+        remove_entries(out, WRITES - {LEDGER})
     t0 = _step(1, f"generating the demo world and pre-training a small base model ({'quick' if quick else 'full'})")
     world = write_world(out / "world", seed, quick)  # deterministic and fast: always written
     base = out / "base"

@@ -264,7 +264,7 @@ def _paired_vs_baseline(run_dir: Path, base_dir: Path, task: str, metric: str, a
     if not path_a.exists() or not path_b.exists():
         raise HarnessError(f"no_regression {task}/{metric}: significance needs the samples of both runs "
                            f"({path_a if not path_a.exists() else path_b} is missing)")
-    from reports.data import read_samples
+    from harness.results import read_samples
 
     raw = metric.split(":")[0]
     cand = doc_values(read_samples(run_dir, arm, task), raw, flt, key="doc_hash")

@@ -86,6 +86,15 @@ def _own_temporary(name: str) -> bool:
     return name.startswith(".") and (name.endswith(".tmp") or name.startswith(".harness-probe-"))
 
 
+def remove_entries(folder: Path, names) -> None:
+    """Remove the named files and folders of `folder` that a command wrote there before, and nothing else."""
+    import shutil
+
+    for name in names:
+        target = folder / name
+        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+
+
 def foreign_entries(folder: Path, owned: set[str]) -> list[str]:
     """Names in `folder` that the command writing there would not have written. Hidden files count (a home folder
     or a repository holds little else: `--out ~` must not pass as empty), except our own temporary ones."""

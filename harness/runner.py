@@ -6,7 +6,6 @@ import hashlib
 import json
 import platform
 import resource
-import shutil
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -151,11 +150,9 @@ def _prepare_out(cfg: RunConfig) -> None:
     if cfg.force:
         # Only what a run and its report write is removed: a stale run.json must not sit beside new samples, nor an
         # old report (other tasks, n, arms) beside a new run.
-        from harness.paths import RUN_DIR_ENTRIES
+        from harness.paths import RUN_DIR_ENTRIES, remove_entries
 
-        for name in RUN_DIR_ENTRIES:
-            target = cfg.out / name
-            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+        remove_entries(cfg.out, RUN_DIR_ENTRIES)
 
 
 def run(cfg: RunConfig) -> Path:

@@ -26,7 +26,7 @@ def _answer(row: dict) -> str:
 
 
 def export(run_dir: Path, task: str, n: int, out: Path, arm: str | None = None, seed: int = 0) -> tuple[Path, Path, Path]:
-    from reports.data import read_samples
+    from harness.results import read_samples
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise HarnessError(f"--n {n}: must be >= 1 (the number of items on the rating sheet)")

@@ -18,17 +18,13 @@ from harness.results import read_samples_file
 if TYPE_CHECKING:
     import pandas as pd
 
-def read_samples(run_dir: Path, arm: str, task: str) -> list[dict]:
-    """The samples of one arm and task in a run directory, checked (see results.read_samples_file)."""
-    return read_samples_file(results.samples_path(Path(run_dir), arm, task))
-
 
 def check_samples(run_dir: Path, run: dict) -> None:
     """Read every samples file a run has, so that a damaged one is refused before any output is written."""
     for arm in run["arms"]:
         for task in run["tasks"]:
             if results.samples_path(Path(run_dir), arm["name"], task).exists():
-                read_samples(run_dir, arm["name"], task)
+                results.read_samples(Path(run_dir), arm["name"], task)
 
 
 @dataclass
