@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.adapters import fingerprint_adapter, inspect_adapter
+from harness.models.adapters import fingerprint_adapter, inspect_adapter
 
 
 def adapter_entry(path: str, name: str | None = None, tags: list[str] | None = None, allow_pickle: bool = False) -> dict:

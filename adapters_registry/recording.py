@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError, first_line
 
 DEFAULT_WAIT_S = 10.0
 
@@ -38,7 +38,7 @@ def record_or_warn(path: Path | str | None, action: Callable, what: str, later: 
         finally:
             reg.close()
     except (HarnessError, sqlite3.Error, OSError) as e:
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        reason = first_line(e)
         where = Path(path).expanduser() if path else default_path()
         print(f"warning: {what} is complete, but the registry {where} could not record it ({reason}); "
               f"record it later with `{later}`", file=sys.stderr)
@@ -47,7 +47,7 @@ def record_or_warn(path: Path | str | None, action: Callable, what: str, later: 
 
 def record_run_dir(reg, run_dir: Path) -> dict:
     """Record a finished run directory; arms whose adapter folder is registered are linked to that name."""
-    from harness import results
+    from harness.core import results
 
     run = results.load_run(run_dir)
     by_path = {e["path"]: e["name"] for e in reg.adapters()}

@@ -129,8 +129,6 @@ def check_scores(harness_out: Path, stock_outs: list[Path], arms: list[str]) -> 
 def ceilings(base: Path, batch: int, quick: bool) -> dict:
     """Tokens/s of the harness's perplexity and generation paths vs a bare forward and model.generate."""
     import torch
-    from lm_eval import utils as lm_utils
-    from lm_eval.api.instance import Instance
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from harness.engines.hf import make_lm
@@ -139,56 +137,108 @@ def ceilings(base: Path, batch: int, quick: bool) -> dict:
     tok = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base).eval()
     lm = make_lm(model, tok, batch)
+    # Generation goes last: it switches the shared tokenizer to left padding for model.generate.
+    return {**perplexity_ceiling(lm, model, tok, batch, quick), **generation_ceiling(lm, model, tok, batch, quick)}
+
+
+def ceiling_texts() -> list[str]:
+    """The shared AWS documents when present, else generated text long enough to span several windows."""
     docs_dir = SHARED / "data" / "aws_docs_qa" / "documents"
-    texts = [p.read_text() for p in sorted(docs_dir.rglob("*.md"))] if docs_dir.is_dir() else \
-        [" ".join(f"word{i % 97} thing{i % 13}." for i in range(3000)) for _ in range(8)]
-    window = min(lm.max_length, 512)
-    stride = window // 2
+    if docs_dir.is_dir():
+        return [p.read_text() for p in sorted(docs_dir.rglob("*.md"))]
+    return [" ".join(f"word{i % 97} thing{i % 13}." for i in range(3000)) for _ in range(8)]
 
-    def perplexity_ratio(docs: list[str]) -> tuple[float, float, int]:
-        """(ours tok/s, bare tok/s, tokens): our sliding-window path vs a bare batched forward over the same
-        windows (sorted by length, as ours sorts them), alternated and repeated, median of each."""
-        reqs = [Instance("loglikelihood_rolling", {"ppl_window": window, "ppl_stride": stride}, (t,), i)
-                for i, t in enumerate(docs)]
-        windows = []
-        for t in docs:
-            ids = tok(t, add_special_tokens=False)["input_ids"]
-            for ctx, cont in map(lm_utils.make_disjoint_window, lm_utils.get_rolling_token_windows(
-                    ids, lm.prefix_token_id, window, window - stride + 1)):
-                windows.append((ctx + cont)[-(window + 1):][:-1] if len(ctx + cont) > window else (ctx + cont)[:-1])
-        windows.sort(key=len)
-        scored = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in docs)
-        ours_s, bare_s = [], []
-        for _ in range(1 if quick else 3):
-            t0 = time.perf_counter()
-            lm._sliding_rolling(reqs)
-            ours_s.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            with torch.no_grad():
-                for i in range(0, len(windows), batch):
-                    chunk = windows[i:i + batch]
-                    width = max(map(len, chunk))
-                    ids = torch.tensor([w + [0] * (width - len(w)) for w in chunk])
-                    torch.log_softmax(model(ids).logits, -1)
-            bare_s.append(time.perf_counter() - t0)
-        return scored / statistics.median(ours_s), scored / statistics.median(bare_s), scored
 
+def perplexity_ceiling(lm, model, tok, batch: int, quick: bool) -> dict:
+    """Our sliding-window perplexity path vs a bare forward, over a sweep of corpus sizes."""
+    texts = ceiling_texts()
     # Every size the benchmark runs: a few documents, a typical --limit's worth, and the whole corpus.
     sizes = [3] if quick else sorted({4, 16, len(texts)})
-    sweep = {n: perplexity_ratio(texts[:n]) for n in sizes}
+    repeats = 1 if quick else 3
+    sweep = {n: perplexity_ratio(lm, model, tok, texts[:n], batch, repeats) for n in sizes}
     ours_tok_s, bare_tok_s, scored = sweep[max(sizes)]
-    ppl = {"ppl_tokens": scored, "ppl_ours_tok_s": ours_tok_s, "ppl_bare_tok_s": bare_tok_s,
-           "ppl_ratio": min(o / b for o, b, _ in sweep.values()),
-           "ppl_sweep": {str(n): {"docs": n, "tokens": t, "ours_tok_s": o, "bare_tok_s": b, "ratio": o / b}
-                         for n, (o, b, t) in sweep.items()}}
+    return {"ppl_tokens": scored, "ppl_ours_tok_s": ours_tok_s, "ppl_bare_tok_s": bare_tok_s,
+            "ppl_ratio": min(o / b for o, b, _ in sweep.values()),
+            "ppl_sweep": {str(n): {"docs": n, "tokens": t, "ours_tok_s": o, "bare_tok_s": b, "ratio": o / b}
+                          for n, (o, b, t) in sweep.items()}}
+
+
+def perplexity_ratio(lm, model, tok, docs: list[str], batch: int, repeats: int) -> tuple[float, float, int]:
+    """(ours tok/s, bare tok/s, tokens): our sliding-window path vs a bare batched forward over the same
+    windows, alternated and repeated, median of each."""
+    from lm_eval.api.instance import Instance
+
+    window = min(lm.max_length, 512)
+    stride = window // 2
+    reqs = [Instance("loglikelihood_rolling", {"ppl_window": window, "ppl_stride": stride}, (t,), i)
+            for i, t in enumerate(docs)]
+    windows = rolling_windows(lm, tok, docs, window, stride)
+    scored = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in docs)
+    ours_s, bare_s = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        lm._sliding_rolling(reqs)
+        ours_s.append(time.perf_counter() - t0)
+        bare_s.append(bare_forward(model, windows, batch))
+    return scored / statistics.median(ours_s), scored / statistics.median(bare_s), scored
+
+
+def rolling_windows(lm, tok, docs: list[str], window: int, stride: int) -> list[list[int]]:
+    """The token windows our perplexity path scores, sorted by length as it sorts them."""
+    from lm_eval import utils as lm_utils
+
+    windows = []
+    for t in docs:
+        ids = tok(t, add_special_tokens=False)["input_ids"]
+        for ctx, cont in map(lm_utils.make_disjoint_window, lm_utils.get_rolling_token_windows(
+                ids, lm.prefix_token_id, window, window - stride + 1)):
+            windows.append((ctx + cont)[-(window + 1):][:-1] if len(ctx + cont) > window else (ctx + cont)[:-1])
+    windows.sort(key=len)
+    return windows
+
+
+def bare_forward(model, windows: list[list[int]], batch: int) -> float:
+    """Seconds for a plain batched forward and log-softmax over the windows: the perplexity ceiling."""
+    import torch
+
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(windows), batch):
+            chunk = windows[i:i + batch]
+            width = max(map(len, chunk))
+            ids = torch.tensor([w + [0] * (width - len(w)) for w in chunk])
+            torch.log_softmax(model(ids).logits, -1)
+    return time.perf_counter() - t0
+
+
+def generation_ceiling(lm, model, tok, batch: int, quick: bool) -> dict:
+    """Greedy generation through lm-eval's generate_until vs model.generate on the same prompts."""
     prompts = ["Once upon a time, there was a little girl named Lily. She", "The dog ran to the park and"] * (2 if quick else 16)
     gen_toks = 16 if quick else 48
-    greqs = [Instance("generate_until", {}, (p, {"until": ["<never>"], "max_gen_toks": gen_toks, "do_sample": False}), i)
-             for i, p in enumerate(prompts)]
+    generated, ours_gen = harness_generation(lm, tok, prompts, gen_toks)
+    ref_tokens, bare_gen = bare_generation(model, tok, prompts, gen_toks, batch)
+    return {"gen_ours_tok_s": generated / ours_gen,
+            "gen_bare_tok_s": ref_tokens / bare_gen, "gen_ratio": (generated / ours_gen) / (ref_tokens / bare_gen)}
+
+
+def harness_generation(lm, tok, prompts: list[str], gen_toks: int) -> tuple[int, float]:
+    """(tokens generated, seconds) of our generate_until path, with a stop string that never occurs so that,
+    as for model.generate, only the token budget (or EOS) ends a prompt."""
+    from lm_eval.api.instance import Instance
+
+    reqs = [Instance("generate_until", {}, (p, {"until": ["<never>"], "max_gen_toks": gen_toks, "do_sample": False}), i)
+            for i, p in enumerate(prompts)]
     t0 = time.perf_counter()
-    outs = lm.generate_until(greqs, disable_tqdm=True)
-    ours_gen = time.perf_counter() - t0
-    generated = sum(len(tok(o, add_special_tokens=False)["input_ids"]) for o in outs)
+    outs = lm.generate_until(reqs, disable_tqdm=True)
+    seconds = time.perf_counter() - t0
+    return sum(len(tok(o, add_special_tokens=False)["input_ids"]) for o in outs), seconds
+
+
+def bare_generation(model, tok, prompts: list[str], gen_toks: int, batch: int) -> tuple[int, float]:
+    """(tokens generated, seconds) of plain batched model.generate: the generation ceiling."""
+    import torch
+
+    # Batched decoder-only generation needs left padding and a pad token.
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -199,16 +249,14 @@ def ceilings(base: Path, batch: int, quick: bool) -> dict:
             enc = tok(prompts[i:i + batch], return_tensors="pt", padding=True)
             out = model.generate(**enc, max_new_tokens=gen_toks, do_sample=False, pad_token_id=tok.pad_token_id)
             ref_tokens += (out.shape[1] - enc["input_ids"].shape[1]) * out.shape[0]
-    bare_gen = time.perf_counter() - t0
-    return {**ppl, "gen_ours_tok_s": generated / ours_gen,
-            "gen_bare_tok_s": ref_tokens / bare_gen, "gen_ratio": (generated / ours_gen) / (ref_tokens / bare_gen)}
+    return ref_tokens, time.perf_counter() - t0
 
 
 def summary(xs: list[float]) -> dict:
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
 
-def main(argv=None) -> int:
+def parse_args(argv) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", type=Path)
     p.add_argument("--adapters", type=Path, nargs="*", default=[])
@@ -221,51 +269,66 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.limit, args.repeats = 3, 1
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
-        work = Path(tmp)
-        base, adapters = prepare_models(args.base, args.adapters, work)
-        data_cli, meta = data_args(make_data(work / "data"))
-        times: dict[str, list] = {k: [] for k in ("cold_ours", "cold_stock", "warm_ours", "many_ours", "many_stock",
-                                                  "rss_one", "rss_many", "rss_stock")}
-        compared = 0
-        for rep in range(args.repeats):
-            d = work / f"rep{rep}"
-            # stock: one lm_eval process per model (base, then base + each adapter)
-            stock_walls, stock_outs = [], []
-            for i, a in enumerate([None, *adapters]):
-                wall, rss = timed(stock_cmd(base, a, args, d / f"stock{i}", meta), env)
-                stock_walls.append(wall)
-                stock_outs.append(d / f"stock{i}")
-                times["rss_stock"].append(rss)
-            times["cold_stock"].append(sum(stock_walls[:2]))
-            times["many_stock"].append(sum(stock_walls))
-            cache = d / "cache"
-            wall, rss = timed(harness_cmd(base, adapters[:1], args, d / "cold", cache, data_cli), env)
-            times["cold_ours"].append(wall)
-            times["rss_one"].append(rss)
-            compared += check_scores(d / "cold", stock_outs[:2], ["base", "a0"])
-            wall, _ = timed(harness_cmd(base, [adapters[1]], args, d / "warm", cache, data_cli), env)
-            times["warm_ours"].append(wall)
-            wall, rss = timed(harness_cmd(base, adapters[:5], args, d / "many", d / "cache-many", data_cli), env)
-            times["many_ours"].append(wall)
-            times["rss_many"].append(rss)
-            compared += check_scores(d / "many", stock_outs, ["base", "a0", "a1", "a2", "a3", "a4"])
-        ceil = ceilings(base, args.batch_size, args.quick)
+    return args
+
+
+def timed_scenarios(args, base: Path, adapters: list[Path], work: Path, env: dict) -> tuple[dict[str, list], int]:
+    """Wall seconds and peak RSS of every contender in the cold, warm and many scenarios, per repeat, and how
+    many harness scores were checked against stock lm-eval's."""
+    data_cli, meta = data_args(make_data(work / "data"))
+    times: dict[str, list] = {k: [] for k in ("cold_ours", "cold_stock", "warm_ours", "many_ours", "many_stock",
+                                              "rss_one", "rss_many", "rss_stock")}
+    compared = 0
+    for rep in range(args.repeats):
+        d = work / f"rep{rep}"
+        # stock: one lm_eval process per model (base, then base + each adapter)
+        stock_walls, stock_outs = [], []
+        for i, a in enumerate([None, *adapters]):
+            wall, rss = timed(stock_cmd(base, a, args, d / f"stock{i}", meta), env)
+            stock_walls.append(wall)
+            stock_outs.append(d / f"stock{i}")
+            times["rss_stock"].append(rss)
+        times["cold_stock"].append(sum(stock_walls[:2]))
+        times["many_stock"].append(sum(stock_walls))
+        cache = d / "cache"
+        wall, rss = timed(harness_cmd(base, adapters[:1], args, d / "cold", cache, data_cli), env)
+        times["cold_ours"].append(wall)
+        times["rss_one"].append(rss)
+        compared += check_scores(d / "cold", stock_outs[:2], ["base", "a0"])
+        # warm reuses the cold run's cache, so only the new adapter's arm is evaluated
+        wall, _ = timed(harness_cmd(base, [adapters[1]], args, d / "warm", cache, data_cli), env)
+        times["warm_ours"].append(wall)
+        wall, rss = timed(harness_cmd(base, adapters[:5], args, d / "many", d / "cache-many", data_cli), env)
+        times["many_ours"].append(wall)
+        times["rss_many"].append(rss)
+        compared += check_scores(d / "many", stock_outs, ["base", "a0", "a1", "a2", "a3", "a4"])
+    return times, compared
+
+
+def scenario_ratios(times: dict[str, list], ceil: dict) -> dict:
+    """Harness over stock (lower is better) per scenario, and harness over ceiling (higher is better)."""
     cold = summary(times["cold_ours"])["median"] / summary(times["cold_stock"])["median"]
     warm = summary(times["warm_ours"])["median"] / summary(times["cold_stock"])["median"]
     many = summary(times["many_ours"])["median"] / summary(times["many_stock"])["median"]
     rss = summary(times["rss_many"])["median"] / summary(times["rss_one"])["median"]
-    ratios = {"cold": cold, "warm": warm, "many": many, "many_rss": rss, "ppl_ceiling": ceil["ppl_ratio"],
-              "gen_ceiling": ceil["gen_ratio"]}
+    return {"cold": cold, "warm": warm, "many": many, "many_rss": rss, "ppl_ceiling": ceil["ppl_ratio"],
+            "gen_ceiling": ceil["gen_ratio"]}
+
+
+def machine_info() -> dict:
     import lm_eval
     import torch
     import transformers
 
-    result = {
+    return {"arch": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__, "transformers": transformers.__version__, "lm_eval": lm_eval.__version__}
+
+
+def build_result(args, base: Path, times: dict[str, list], compared: int, ceil: dict) -> dict:
+    ratios = scenario_ratios(times, ceil)
+    return {
         "date": date.today().isoformat(), "quick": args.quick,
-        "machine": {"arch": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "torch": torch.__version__, "transformers": transformers.__version__, "lm_eval": lm_eval.__version__},
+        "machine": machine_info(),
         "setup": {"base": base.name, "tasks": args.tasks, "limit": args.limit, "batch_size": args.batch_size,
                   "repeats": args.repeats, "scores_compared": compared},
         "seconds": {k: summary(v) for k, v in times.items() if not k.startswith("rss")},
@@ -274,7 +337,11 @@ def main(argv=None) -> int:
         "targets": {k: {"target": t, "ratio": ratios[k], "met": ratios[k] <= t if not k.endswith("ceiling") else ratios[k] >= t}
                     for k, t in TARGETS.items()},
     }
-    print(f"scores: harness == stock lm-eval on {compared} (arm, task, metric) values")
+
+
+def print_table(result: dict) -> None:
+    ceil = result["ceilings"]
+    print(f"scores: harness == stock lm-eval on {result['setup']['scores_compared']} (arm, task, metric) values")
     print(f"{'scenario':<14}{'harness s':>11}{'stock s':>10}{'ratio':>8}{'target':>9}  met")
     rows = [("cold b+1", "cold_ours", "cold_stock", "cold"), ("warm b+1", "warm_ours", "cold_stock", "warm"),
             ("many b+4", "many_ours", "many_stock", "many")]
@@ -288,11 +355,27 @@ def main(argv=None) -> int:
         print(f"{label:<14}{'':>11}{'':>10}{t['ratio']:>8.2f}{sign + str(t['target']):>9}  {'yes' if t['met'] else 'NO'}")
     print(f"perplexity path {ceil['ppl_ours_tok_s']:.0f} tok/s vs bare forward {ceil['ppl_bare_tok_s']:.0f}; "
           f"generation {ceil['gen_ours_tok_s']:.0f} tok/s vs model.generate {ceil['gen_bare_tok_s']:.0f}")
+
+
+def write_result(result: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{result['date']}-{platform.machine()}-{os.cpu_count()}cpu.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written: {path}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
+        work = Path(tmp)
+        base, adapters = prepare_models(args.base, args.adapters, work)
+        times, compared = timed_scenarios(args, base, adapters, work, env)
+        ceil = ceilings(base, args.batch_size, args.quick)
+    result = build_result(args, base, times, compared, ceil)
+    print_table(result)
     if not args.quick:
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"{result['date']}-{platform.machine()}-{os.cpu_count()}cpu.json"
-        path.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"written: {path}")
+        write_result(result, args.out)
     return 0
 
 

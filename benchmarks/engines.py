@@ -77,7 +77,7 @@ def build(root: Path, shape: str, n_adapters: int) -> tuple[Path, list[Path]]:
 
 
 def reviews(path: Path, n: int) -> Path:
-    from harness.demo_world import review
+    from harness.demo.world import review
 
     rng = random.Random(0)
     with open(path, "w", newline="") as f:

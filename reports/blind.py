@@ -14,8 +14,9 @@ import json
 import random
 from pathlib import Path
 
-from harness import results
-from harness.errors import HarnessError
+from harness.core import results
+from harness.core.arms import BASE_ARM, adapter_arms
+from harness.core.errors import HarnessError
 
 SHEET_COLUMNS = ["item", "prompt", "reference", "answer_A", "answer_B", "preference"]
 
@@ -26,12 +27,12 @@ def _answer(row: dict) -> str:
 
 
 def export(run_dir: Path, task: str, n: int, out: Path, arm: str | None = None, seed: int = 0) -> tuple[Path, Path, Path]:
-    from harness.results import read_samples
+    from harness.core.results import read_samples
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise HarnessError(f"--n {n}: must be >= 1 (the number of items on the rating sheet)")
     run = results.load_run(run_dir)
-    adapters = [a["name"] for a in run["arms"][1:]]
+    adapters = adapter_arms(run)
     if not adapters:
         raise HarnessError(f"{run_dir}: the run has no adapter arm to compare with the base")
     arm = arm or adapters[0]
@@ -39,11 +40,11 @@ def export(run_dir: Path, task: str, n: int, out: Path, arm: str | None = None, 
         raise HarnessError(f"--arm {arm}: not an adapter arm of this run (arms: {', '.join(adapters)})")
     if task not in run["tasks"]:
         raise HarnessError(f"--task {task}: not in this run (tasks: {', '.join(run['tasks'])})")
-    for a in ("base", arm):
+    for a in (BASE_ARM, arm):
         if not results.samples_path(run_dir, a, task).exists():
             raise HarnessError(f"{results.samples_path(run_dir, a, task)}: missing; the run has no samples of arm '{a}' "
                                f"on {task}, so there is nothing to rate (rerun `harness run` to write them)")
-    base = {r["doc_id"]: r for r in read_samples(run_dir, "base", task)}
+    base = {r["doc_id"]: r for r in read_samples(run_dir, BASE_ARM, task)}
     tuned = {r["doc_id"]: r for r in read_samples(run_dir, arm, task)}
     docs = sorted(set(base) & set(tuned))
     if not docs or not isinstance(base[docs[0]].get("response"), str):

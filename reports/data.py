@@ -6,14 +6,14 @@ base model; each adapter keeps its comparison against its own run's base arm.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness import results
-from harness.errors import HarnessError
-from harness.results import read_samples_file
+from harness.core import results
+from harness.core.arms import BASE_ARM
+from harness.core.errors import HarnessError
+from harness.core.results import read_samples_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,8 +33,8 @@ class Arm:
     run_dir: Path
     source_arm: str  # the arm's name inside its own run
     adapter: dict | None = None
-    train_summary: dict | None = None
-    training_log: Path | None = None
+    train_summary: dict | None = None  # from run.json (harness.models.adapters.training_record), as the log
+    training_log: list[dict] | None = None
 
 
 @dataclass
@@ -45,13 +45,13 @@ class Report:
     scores: pd.DataFrame
     comparisons: pd.DataFrame
     tasks: dict = field(default_factory=dict)
-    diagnostics: list[dict] = field(default_factory=list)  # what each classifier answered (harness.diagnostics)
+    diagnostics: list[dict] = field(default_factory=list)  # what each classifier answered (harness.core.diagnostics)
     notes: list[str] = field(default_factory=list)  # what the merge did that a reader must know
     loaded_samples: dict = field(default_factory=dict, repr=False)  # (arm, task) -> rows, read and checked by load()
 
     @property
     def adapters(self) -> list[str]:
-        return [a.name for a in self.arms if a.name != "base"]
+        return [a.name for a in self.arms if a.name != BASE_ARM]
 
     def samples(self, arm: str, task: str) -> list[dict]:
         if (arm, task) in self.loaded_samples:
@@ -59,19 +59,6 @@ class Report:
         a = next(x for x in self.arms if x.name == arm)
         path = results.samples_path(a.run_dir, a.source_arm, task)
         return read_samples_file(path) if path.exists() else []
-
-
-def _adapter_details(arm: dict) -> tuple[dict | None, Path | None]:
-    path = Path((arm.get("adapter") or {}).get("path", ""))
-    summary, log = None, None
-    if path and (path / "train_summary.json").is_file():
-        try:
-            summary = json.loads((path / "train_summary.json").read_text())
-        except ValueError:
-            summary = None
-    if path and (path / "training_log.csv").is_file():
-        log = path / "training_log.csv"
-    return summary, log
 
 
 def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
@@ -84,12 +71,14 @@ def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
     if len(fps) > 1:
         names = ", ".join(f"{d} ({r['base']['name']})" for d, r in zip(run_dirs, runs))
         raise HarnessError(f"runs evaluated different base models and cannot share one report: {names}")
-    arms: list[Arm] = [Arm("base", Path(run_dirs[0]), "base")]
-    score_rows, comp_rows, diag_rows, notes, seen = [], [], [], [], {"base"}
+    arms: list[Arm] = [Arm(BASE_ARM, Path(run_dirs[0]), BASE_ARM)]
+    score_rows, comp_rows, diag_rows, notes, seen = [], [], [], [], {BASE_ARM}
     by_weights: dict[str, str] = {}  # adapter fingerprint -> the arm name it is shown under
     for d, run in zip(run_dirs, runs):
-        rename = {"base": "base"}
-        for a in run["arms"][1:]:
+        rename = {BASE_ARM: BASE_ARM}
+        for a in run["arms"]:
+            if a["name"] == BASE_ARM:
+                continue
             fp = (a.get("adapter") or {}).get("fingerprint")
             if fp and fp in by_weights:
                 # The same weights evaluated twice (two runs of one adapter): one arm, not two competitors.
@@ -101,14 +90,14 @@ def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
             rename[a["name"]] = name
             if fp:
                 by_weights[fp] = name
-            summary, log = _adapter_details(a)
-            arms.append(Arm(name, Path(d), a["name"], a["adapter"], summary, log))
+            training = (a.get("adapter") or {}).get("training") or {}
+            arms.append(Arm(name, Path(d), a["name"], a["adapter"], training.get("summary"), training.get("log")))
         first = d == run_dirs[0]
         score_rows += [dict(s, arm=rename[s["arm"]]) for s in run["scores"]
-                       if s["arm"] in rename and (s["arm"] != "base" or first)]
+                       if s["arm"] in rename and (s["arm"] != BASE_ARM or first)]
         comp_rows += [dict(c, arm=rename[c["arm"]]) for c in run["comparisons"] if c["arm"] in rename]
         diag_rows += [dict(x, arm=rename[x["arm"]]) for x in run.get("diagnostics") or []
-                      if x["arm"] in rename and (x["arm"] != "base" or first)]
+                      if x["arm"] in rename and (x["arm"] != BASE_ARM or first)]
     tasks: dict = {}
     for run in runs:
         tasks.update(run["tasks"])

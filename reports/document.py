@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness import stats
+from harness.core import stats
+from harness.core.arms import BASE_ARM
 from reports import numbers, tables, text
 from reports.data import Report
 
@@ -93,7 +94,7 @@ def headline_table(report: Report, all_metrics: bool = False) -> Table:
                       f"95% CI; {MARKERS}.")
     for i, (_, r) in enumerate(head.iterrows()):
         hib = r["higher_is_better"] is not False
-        values = [r.get(a) for a in ["base", *arms]]
+        values = [r.get(a) for a in [BASE_ARM, *arms]]
         t.bold.update((i, 3 + j) for j in _best(values, hib))
         cells = [r["task"], f"{r['metric']} {'↑' if hib else '↓'}", _n_text([r.get("n")]),
                  *[value_text(r["metric"], v) for v in values]]
@@ -143,7 +144,7 @@ def predictions_table(report: Report) -> Table | None:
 
 
 def task_table(report: Report, task: str) -> Table:
-    arms = ["base", *report.adapters]
+    arms = [BASE_ARM, *report.adapters]
     sel = report.scores[report.scores.task == task]
     t = Table(f"task-{task}", ["metric", "n", *[f"{a} [95% CI]" for a in arms]],
               numeric=[False, True, *[True] * len(arms)])
@@ -209,19 +210,19 @@ def yelp_f1_table(report: Report) -> Table | None:
     if s.empty or "yelp" not in set(s["task"]):
         return None
     metrics = ["f1_micro", "f1_macro", "f1_weighted"]
-    arms = ["base", *report.adapters]
+    arms = [BASE_ARM, *report.adapters]
     t = Table("yelp-f1", ["Model", "F1 (micro)", "F1 (macro)", "F1 (weighted)"], numeric=[False, True, True, True],
               caption="Yelp 5-class rating (unparseable answers counted as wrong).")
     grid = {(a, m): tables.value_of(s, "yelp", m, a) for a in arms for m in metrics}
     for a in arms:
-        t.rows.append(["Base" if a == "base" else a, *[numbers.value(grid[(a, m)]) for m in metrics]])
+        t.rows.append(["Base" if a == BASE_ARM else a, *[numbers.value(grid[(a, m)]) for m in metrics]])
     for j, m in enumerate(metrics):
         t.bold.update((i, 1 + j) for i in _best([grid[(a, m)] for a in arms], higher=True))
     return t
 
 
 def sweep_table(report: Report) -> Table | None:
-    arms = [a for a in report.arms if a.name != "base"]
+    arms = [a for a in report.arms if a.name != BASE_ARM]
     if not arms:
         return None
     head = tables.headline(report)
@@ -287,7 +288,7 @@ def build(report: Report) -> list[Block]:
         if dropped:
             blocks.append(Block("paragraph", dropped))
         if task == "yelp":
-            for arm in ["base", *report.adapters]:
+            for arm in [BASE_ARM, *report.adapters]:
                 bad = text.unparseable(report, arm)
                 if bad:
                     blocks += [Block("paragraph", f"Unparseable answers of {arm} (first {len(bad)}):"),
@@ -310,7 +311,3 @@ def console(t: Table) -> str:
     right = t.numeric or [False] * len(t.header)
     return "\n".join("  ".join(c.rjust(w) if right[j] else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths))).rstrip()
                      for r in rows)
-
-
-def all_tables(blocks: list[Block]) -> list[Table]:
-    return [b.table for b in blocks if b.kind == "table"]

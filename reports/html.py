@@ -9,6 +9,7 @@ import base64
 import html
 from pathlib import Path
 
+from harness.core.arms import BASE_ARM
 from reports import document, text
 from reports.data import Report
 
@@ -84,7 +85,7 @@ def render(report: Report, out_dir: Path, plots: list[str], sample_limit: int = 
     samples = document.Table("samples", ["task", "arm", "doc", "prompt", "answer", "reference", "score"],
                              numeric=[False, False, True, False, False, False, True])
     for task in dict.fromkeys(report.scores["task"]):
-        for arm in ["base", *arms]:
+        for arm in [BASE_ARM, *arms]:
             for r in report.samples(arm, task)[:sample_limit]:
                 score = text.doc_score(task, r)
                 samples.rows.append([task, arm, str(r["doc_id"]), document.prompt_cell(r.get("prompt") or ""),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
+from harness.core.arms import BASE_ARM
 from reports import tables
 from reports.data import Report
 
@@ -30,7 +30,7 @@ def _save(fig, out: Path, name: str, formats: set[str]) -> list[str]:
     return written
 
 
-def _chance(report: Report, task: str, metric: str, arm: str = "base") -> float | None:
+def _chance(report: Report, task: str, metric: str, arm: str = BASE_ARM) -> float | None:
     """The chance level a score is read against (accuracy-like metrics of classification tasks)."""
     if metric not in ("accuracy", "acc", "accuracy_drop"):
         return None
@@ -56,7 +56,7 @@ def bars(report: Report, out: Path, formats) -> list[str]:
     head = tables.headline(report)
     if head.empty:
         return []
-    arms = ["base", *report.adapters]
+    arms = [BASE_ARM, *report.adapters]
     fig, axes = _grid(len(head), 3.2, 2.6)
     s = report.scores
     for ax, (_, r) in zip(axes, head.iterrows()):
@@ -135,7 +135,7 @@ def confusion(report: Report, out: Path, formats) -> list[str]:
     import numpy as np
 
     plt = _plt()
-    arms = ["base", *report.adapters]
+    arms = [BASE_ARM, *report.adapters]
     fig, axes = plt.subplots(1, len(arms), figsize=(3.3 * len(arms), 3.2), squeeze=False)
     for ax, arm in zip(axes[0], arms):
         m = np.zeros((5, 6), int)
@@ -165,7 +165,7 @@ def context_sweep(report: Report, out: Path, formats) -> list[str]:
         return []
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    for arm in ["base", *report.adapters]:
+    for arm in [BASE_ARM, *report.adapters]:
         sel = sweep[sweep.arm == arm].copy()
         sel["ctx"] = sel.task.str.removeprefix("perplexity_ctx").astype(int)
         sel = sel.sort_values("ctx")
@@ -183,12 +183,11 @@ def training(report: Report, out: Path, formats) -> list[str]:
     for arm in report.arms:
         if not arm.training_log:
             continue
-        with open(arm.training_log) as f:
-            rows = list(csv.DictReader(f))
+        rows = arm.training_log
         plt = _plt()
         fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
         for ax, key in zip(axes, ("loss", "eval_loss", "grad_norm", "learning_rate")):
-            pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]
+            pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key) is not None]
             if pts:
                 ax.plot(*zip(*pts), "-o" if key == "eval_loss" else "-", ms=3)
             ax.set_title(key, fontsize=8)

@@ -7,7 +7,8 @@ import math
 
 import pandas as pd
 
-from harness import stats
+from harness.core import stats
+from harness.core.arms import BASE_ARM
 from reports.data import Report
 
 # Metrics shown in the headline (others stay in the per-task sections).
@@ -46,10 +47,10 @@ def headline(report: Report, all_metrics: bool = False) -> pd.DataFrame:
             metrics = [m for m in HEADLINE[task] if m in metrics]
         for metric in metrics:
             sel = s[(s.task == task) & (s.metric == metric)]
-            base_n = sel[sel.arm == "base"]["n"] if "n" in sel else []
+            base_n = sel[sel.arm == BASE_ARM]["n"] if "n" in sel else []
             row = {"task": task, "metric": metric, "higher_is_better": sel["higher_is_better"].iloc[0],
                    "n": int(base_n.iloc[0]) if len(base_n) and base_n.iloc[0] == base_n.iloc[0] else None}
-            for arm in ["base", *report.adapters]:
+            for arm in [BASE_ARM, *report.adapters]:
                 v = sel[sel.arm == arm]["value"]
                 row[arm] = float(v.iloc[0]) if len(v) else None
             c = report.comparisons

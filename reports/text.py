@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from harness import diagnostics, stats
+from harness.core import diagnostics, stats
+from harness.core.arms import BASE_ARM
 from reports.data import Report
 
 GENERAL_TASKS = ("general_qa", "general_mc")
@@ -47,7 +48,7 @@ def target_text(task: str, row: dict) -> str:
 
 def side_by_side(report: Report, task: str, arm: str, k: int = 3) -> list[dict]:
     """Up to k biggest wins and k biggest losses of `arm` vs base (by the per-document score), with texts."""
-    base = {r["doc_id"]: r for r in report.samples("base", task)}
+    base = {r["doc_id"]: r for r in report.samples(BASE_ARM, task)}
     tuned = {r["doc_id"]: r for r in report.samples(arm, task)}
     scored = []
     for doc_id in sorted(set(base) & set(tuned)):
@@ -119,12 +120,12 @@ def _per_arm(report: Report):
     for i, run in enumerate(report.runs):
         run_dir = report.run_dirs[i]
         for a in report.arms:
-            if a.run_dir == run_dir and (a.name != "base" or i == 0):
+            if a.run_dir == run_dir and (a.name != BASE_ARM or i == 0):
                 yield run, a.name, a.source_arm
 
 
 def empty_answer_warnings(report: Report) -> list[str]:
-    """Generation tasks where most of an arm's answers are empty (harness.diagnostics, run["generation_diagnostics"])."""
+    """Generation tasks where most of an arm's answers are empty (harness.core.diagnostics, run["generation_diagnostics"])."""
     out = []
     for run, arm, source in _per_arm(report):
         for d in run.get("generation_diagnostics") or []:

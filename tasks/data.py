@@ -14,7 +14,7 @@ import io
 import json
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError, first_line
 
 TABLE_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 TEXT_SUFFIXES = (".md", ".txt", ".markdown", ".rst")
@@ -157,7 +157,7 @@ def hub_dataset(name: str, split: str, family: str, key: str, config: str | None
     try:
         return datasets.load_dataset(name, config, split=split)
     except Exception as e:  # offline, missing, or a network error: all end the same way for the user
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        first = first_line(e, 200)
         raise DataError(f"{family}: could not load the default dataset {name} ({first}); give your own file with "
                         f"--data {family}=FILE (stock lm-eval: --metadata '{{\"{key}\": \"FILE\"}}')") from None
 

@@ -5,8 +5,8 @@ import json
 import pytest
 from safetensors import safe_open
 
-from harness.adapters import check_arm_names, fingerprint_adapter, inspect_adapter, safetensors_shapes
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.models.adapters import check_arm_names, fingerprint_adapter, inspect_adapter, safetensors_shapes
 
 
 def test_inspect_real_adapter(tiny_adapters):

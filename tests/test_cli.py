@@ -5,11 +5,11 @@ import sys
 
 import pytest
 
-from harness.cli import build_parser, main
+from harness.cli.app import build_parser, main
 
 CHECK = (
     "import sys, contextlib, io\n"
-    "from harness.cli import main\n"
+    "from harness.cli.app import main\n"
     "with contextlib.redirect_stdout(io.StringIO()):\n"
     "    try:\n"
     "        main({argv!r})\n"

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import RunConfig, resolve_base
+from harness.models.refs import resolve_base
+from harness.run.config import RunConfig
 
 
 def test_resolve_local_alias_hub(tiny_model):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import comparisons, diagnostics, results
+from harness.core import comparisons, diagnostics, results
 from reports import data, document
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,6 +72,6 @@ def test_report_warns_about_an_arm_that_answers_nothing(tmp_path):
 
 
 def test_reports_stay_torch_free():
-    code = ("import sys; import reports.document, reports.text, reports.html, reports.markdown, harness.diagnostics; "
+    code = ("import sys; import reports.document, reports.text, reports.html, reports.markdown, harness.core.diagnostics; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=120).returncode == 0

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import results
-from harness.cli import main
-from harness.config import RunConfig
+from harness.cli.app import main
+from harness.core import results
+from harness.run.config import RunConfig
 from tasks.data import DataError
 from tasks.general_mc import utils
 

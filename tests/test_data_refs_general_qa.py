@@ -11,8 +11,8 @@ import string
 
 import pytest
 
-from harness import results
-from harness.cli import main
+from harness.cli.app import main
+from harness.core import results
 from tasks.general_qa import utils
 
 # --- SQuAD v2.0's official evaluate-v2.0.py, verbatim in substance -------------------------------------------------

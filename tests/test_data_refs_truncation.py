@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import engine, results
-from harness.cli import main
+from harness.cli.app import main
+from harness.core import results
+from harness.run import truncation as engine
 
 MAX_LENGTH = 256  # the tiny model's max_position_embeddings, which HFLM takes as its max_length
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import comparisons, diagnostics, results
-from harness.cli import main
+from harness.cli.app import main
+from harness.core import comparisons, diagnostics, results
 from reports import data, markdown
 from tasks.yelp import utils as yelp
 
@@ -64,7 +64,7 @@ def test_the_constant_adapter_looks_like_a_significant_improvement(constant_run)
     assert base["verdict"] == "no parseable answer" and base["unparseable_share"] == 1.0
 
 
-@pytest.mark.parametrize("rules", [REPO / "examples" / "gates.yaml", REPO / "harness" / "data" / "demo_gates.yaml"])
+@pytest.mark.parametrize("rules", [REPO / "examples" / "gates.yaml", REPO / "harness" / "demo" / "gates.yaml"])
 def test_shipped_gate_rules_fail_a_constant_predictor(constant_run, rules, tmp_path, capsys):
     # Only the judged adapter: the other arm of the fixture is not the subject here.
     run = results.load_run(constant_run)

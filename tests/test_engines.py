@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.adapters import AdapterSpec
-from harness.config import RunConfig
 from harness.engines import vllm
+from harness.models.adapters import AdapterSpec
+from harness.run.config import RunConfig
 
 
 def _cfg(tmp_path, **kw) -> RunConfig:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ENGINE_TASKS
 
-from harness.cli import main
+from harness.cli.app import main
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden_run"
 

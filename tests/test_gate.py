@@ -13,8 +13,9 @@ import pytest
 import yaml
 from conftest import ENGINE_TASKS
 
-from harness import gate, results
-from harness.cli import main
+from harness.cli.app import main
+from harness.core import results
+from harness.gate import judge as gate
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = DATA / "golden_run"

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import results, stats
-from harness.cli import main
+from harness.cli.app import main
+from harness.core import results, stats
 from tasks import PROJECT_DIR
 from tasks.data import DataError
 from tasks.general_mc import utils
@@ -122,9 +122,9 @@ def test_grouped_bootstrap_is_the_metric_on_each_resample():
     """The vectorised per-resample macro average equals macro_by_group applied to the same resampled documents."""
     rng = np.random.default_rng(1)
     items = [[str(g), float(v)] for g, v in zip(rng.integers(0, 5, 60), rng.integers(0, 2, 60))]
-    arr = stats._group_array(items)
+    arr = utils.group_array(items)
     idx = rng.integers(0, 60, size=(50, 60))
-    vec = stats._group_macro(arr[idx])
+    vec = utils.group_macro(arr[idx])
     loop = [utils.macro_by_group([items[j] for j in row]) for row in idx]
     assert vec == pytest.approx(loop)
 

@@ -10,8 +10,8 @@ import struct
 import numpy as np
 import pytest
 
-from harness.adapters import config_problem, inspect_adapter, rank_problem, safetensors_header
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.models.adapters import config_problem, inspect_adapter, rank_problem, safetensors_header
 
 KEY_A = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"
 KEY_B = "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"
@@ -97,7 +97,7 @@ def test_rank_against_the_weights():
 
 
 def test_adapter_types_cannot_be_mixed(tmp_path):
-    from harness.adapters import check_arm_names
+    from harness.models.adapters import check_arm_names
 
     lora = inspect_adapter(str(_folder(tmp_path)), False)
     prompt = tmp_path / "prompt"
@@ -176,7 +176,7 @@ def _copy_with(tiny_adapter, tmp_path, name, **change):
 def test_target_modules_against_the_base(tiny_model, tiny_adapters, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from harness.models import check_adapter_fits
+    from harness.models.loading import check_adapter_fits
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     check_adapter_fits(inspect_adapter(str(tiny_adapters[0]), False), model)

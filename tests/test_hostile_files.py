@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import results
-from harness.cli import main
-from harness.errors import HarnessError
-from harness.results import read_samples_file
+from harness.cli.app import main
+from harness.core import results
+from harness.core.errors import HarnessError
+from harness.core.results import read_samples_file
 from tasks.data import DataError, read_table, read_text_file
 from tasks.docqa.utils import load_rows
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import gate
-from harness.cli import main
-from harness.errors import HarnessError
+from harness.cli.app import main
+from harness.core.errors import HarnessError
+from harness.gate import judge as gate
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden_run"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.errors import ConfigError
-from harness.train_config import from_sources
+from harness.cli.app import main
+from harness.core.errors import ConfigError
+from harness.train.config import from_sources
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden_run"
 

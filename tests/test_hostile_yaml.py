@@ -8,9 +8,10 @@ import time
 import pytest
 import yaml
 
-from harness import gate, yamlio
-from harness.cli import _load_yaml
-from harness.errors import HarnessError
+from harness.cli.train import _load_yaml
+from harness.core import yamlio
+from harness.core.errors import HarnessError
+from harness.gate import rules as gate
 
 
 def _bomb(levels: int = 9, width: int = 9) -> str:

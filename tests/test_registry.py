@@ -14,9 +14,9 @@ import pytest
 from conftest import ENGINE_TASKS, build_adapter
 
 from adapters_registry import Registry, store
-from harness import results
-from harness.cli import main
-from harness.errors import HarnessError
+from harness.cli.app import main
+from harness.core import results
+from harness.core.errors import HarnessError
 
 
 @pytest.fixture

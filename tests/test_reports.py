@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import results
-from harness.cli import main
+from harness.cli.app import main
+from harness.core import results
 from reports import blind, data, latex, markdown
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -98,7 +98,7 @@ def test_html_renders_and_never_runs_model_output(rendered, tmp_path):
 
 
 def test_report_does_not_import_torch(tmp_path):
-    code = ("import sys; from harness.cli import main; "
+    code = ("import sys; from harness.cli.app import main; "
             f"rc = main(['report', {str(GOLDEN_RUN)!r}, '--out', {str(tmp_path)!r}]); "
             "print(rc, 'torch' in sys.modules, 'transformers' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

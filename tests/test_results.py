@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import results
+from harness.core import results
 
 
 def good_run() -> dict:
@@ -70,7 +70,7 @@ def test_failed_write_keeps_old_file(tmp_path):
 
 
 def test_load_run_errors(tmp_path):
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
 
     with pytest.raises(HarnessError, match="no run.json"):
         results.load_run(tmp_path)
@@ -85,8 +85,8 @@ def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path, monkeypatch, ca
     import errno
     import os
 
-    from harness import results as res
-    from harness.cli import main
+    from harness.cli.app import main
+    from harness.core import results as res
 
     target = tmp_path / "run.json"
     target.write_text('{"old": true}\n')

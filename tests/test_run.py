@@ -10,8 +10,8 @@ import pytest
 from conftest import ENGINE_TASKS
 from engine_tasks.utils import _STORIES as STORIES
 
-from harness import results
-from harness.cli import main
+from harness.cli.app import main
+from harness.core import results
 
 TASKS = "tiny_gen,tiny_ll"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from harness import stats
+from harness.core import aggregations, signflip, stats
 from tasks.yelp import utils as yelp
 
 
@@ -66,7 +66,7 @@ def test_planted_difference_is_detected():
 
 
 def mcnemar_exact(a, b) -> float:
-    """The textbook exact McNemar p-value, independent of harness.stats: scipy's two-sided binomial test of the
+    """The textbook exact McNemar p-value, independent of harness.core.stats: scipy's two-sided binomial test of the
     discordant pairs at 1/2."""
     from scipy.stats import binomtest
 
@@ -93,16 +93,16 @@ def test_binary_signflip_is_exact_mcnemar_and_its_inversion_is_consistent():
     for _ in range(20):
         a, b = rng.integers(0, 2, 12), rng.integers(0, 2, 12)
         d = (b - a).astype(float)
-        signs = stats._sign_matrix(12, 0, None)
+        signs = signflip.sign_matrix(12, 0, None)
         c_pos, c_neg = int((d == 1).sum()), int((d == -1).sum())
-        assert stats._binary_p(c_pos, c_neg, 12 - c_pos - c_neg, 0.0) == pytest.approx(mcnemar_exact(a, b))
+        assert signflip.binary_p(c_pos, c_neg, 12 - c_pos - c_neg, 0.0) == pytest.approx(mcnemar_exact(a, b))
         for shift in (-0.3, -0.05, 0.1, 0.25):
-            assert stats._binary_p(c_pos, c_neg, 12 - c_pos - c_neg, shift) == pytest.approx(
-                stats._signflip_p(d, shift, signs, exact=True)), shift
+            assert signflip.binary_p(c_pos, c_neg, 12 - c_pos - c_neg, shift) == pytest.approx(
+                signflip.signflip_p(d, shift, signs, exact=True)), shift
         c = stats.compare(a.tolist(), b.tolist())
         assert (c.p_value < 0.05) == (not c.ci95[0] <= 0 <= c.ci95[1])
         # the CI bounds are where the test starts to reject
-        assert stats._binary_p(c_pos, c_neg, 12 - c_pos - c_neg, c.ci95[0] + 1e-6) >= 0.05 or c.p_value < 0.05
+        assert signflip.binary_p(c_pos, c_neg, 12 - c_pos - c_neg, c.ci95[0] + 1e-6) >= 0.05 or c.p_value < 0.05
 
 
 def test_vectorised_f1_equals_sklearn_on_resamples():
@@ -110,12 +110,12 @@ def test_vectorised_f1_equals_sklearn_on_resamples():
     pairs = [[g, g if rng.random() < 0.4 else rng.choice([-1, 0, 1, 2, 3, 4])] for g in (rng.randrange(5) for _ in range(120))]
     idx = np.random.default_rng(0).integers(0, 120, (30, 120))
     for agg in ("f1_micro", "f1_macro", "f1_weighted", "f1_macro_drop", "accuracy", "accuracy_drop"):
-        to_array, reduce = stats._vector_spec(agg)
+        to_array, reduce = aggregations.vector_spec(agg)
         got = reduce(to_array(pairs)[idx])
         expected = [getattr(yelp, agg)([pairs[j] for j in i]) for i in idx]
         assert np.allclose(got, expected), agg
     golds, preds = [p[0] for p in pairs], [p[1] for p in pairs]
-    to_array, reduce = stats._vector_spec("f1_macro")
+    to_array, reduce = aggregations.vector_spec("f1_macro")
     assert reduce(to_array(pairs)[None])[0] == pytest.approx(f1_score(golds, preds, labels=[0, 1, 2, 3, 4], average="macro"))
 
 
@@ -175,4 +175,4 @@ def test_vectorised_class_f1_equals_scikit_learn_on_random_samples():
                 keep = pred != -1 if drop else np.ones(n, bool)
                 expected = f1_score(gold[keep], pred[keep], labels=[0, 1, 2, 3, 4], average=average,
                                     zero_division=0) if keep.any() else 0.0
-                assert stats._class_f1(m, average, drop)[0] == pytest.approx(expected, abs=1e-12)
+                assert yelp.class_f1(m, average, drop)[0] == pytest.approx(expected, abs=1e-12)

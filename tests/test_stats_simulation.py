@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from harness import stats  # noqa: E402
+from harness.core import aggregations, stats
 
 SIMULATIONS = 1000
 RESAMPLES = 1000  # the product's default (--resamples); fewer widens the Monte Carlo error of the percentiles
@@ -56,7 +56,7 @@ def generate(kind: str, n: int, rng, effect: float):
 
 
 def aggregate(values, aggregation: str) -> float:
-    to_array, reduce = stats._vector_spec(aggregation)
+    to_array, reduce = aggregations.vector_spec(aggregation)
     return float(reduce(to_array(values)[None])[0])
 
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from harness import results
-from harness.cli import main
+from harness.cli.app import main
+from harness.core import results
 from tasks import PROJECT_DIR
 
 pytestmark = pytest.mark.slow

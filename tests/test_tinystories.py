@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import ENGINE_TASKS
 
-from harness import results
-from harness.cli import main
+from harness.cli.app import main
+from harness.core import results
 
 pytestmark = pytest.mark.slow
 BATCH = 4

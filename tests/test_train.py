@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from transformers import TrainerCallback
 
-from harness.cli import main
-from harness.training_log import overfitting_verdict, rows_from_history
+from harness.cli.app import main
+from harness.train.log import overfitting_verdict, rows_from_history
 
 ROWS = [{"instruction": f"Say the word number {i % 4}.", "input": "", "output": ["red", "blue", "green", "gold"][i % 4]}
         for i in range(24)]
@@ -110,9 +110,9 @@ def test_stdout_carries_the_summary_and_the_step_logs_go_to_stderr(tiny_model, t
 
 
 def test_interrupted_run_resumes(tiny_model, tmp_path):
-    from harness.cli import build_parser
-    from harness.train import run
-    from harness.train_config import FIELDS, from_sources
+    from harness.cli.app import build_parser
+    from harness.train.config import FIELDS, from_sources
+    from harness.train.trainer import run
 
     data = write_jsonl(tmp_path / "data.jsonl", ROWS)
     out = tmp_path / "adapter"
@@ -216,8 +216,8 @@ def test_bad_input(case, fragment, tiny_model, trained, tmp_path):
 def test_yelp_format_uses_the_yelp_task_prompt(tiny_model, tmp_path):
     from transformers import AutoTokenizer
 
-    from harness.train_config import Format
-    from harness.train_data import encode_pair, read_pairs, template_length
+    from harness.train.config import Format
+    from harness.train.data import encode_pair, read_pairs, template_length
     from tasks.yelp.prompt import render_prompt
 
     (tmp_path / "r.csv").write_text('label,text\n3,"Nice place.\\nGood tea."\n')

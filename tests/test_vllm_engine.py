@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import _CORPUS, ENGINE_TASKS, build_adapter, build_tiny_llama
 
-from harness import results
+from harness.core import results
 
 pytestmark = pytest.mark.slow
 

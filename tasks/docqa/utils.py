@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from tasks import metrics
 from tasks.data import DataError, meta_int, pick_column, read_table_lines, read_text_file
+from tasks.resampling import resampled
 
 QUESTION_COLUMNS = ("question", "Question", "query", "instruction")
 ANSWER_COLUMNS = ("answer", "Answer_True", "Answer", "reference", "output")
@@ -100,17 +103,40 @@ def process_results_llamafactory(doc, results):
     return {"lf_rouge1": s["rouge-1"], "lf_rouge2": s["rouge-2"], "lf_rougeL": s["rouge-l"], "lf_bleu4": s["bleu-4"]}
 
 
+# --- corpus ROUGE over R resamples at once, for the paired bootstrap (see tasks/resampling.py) ------------------
+
+def rouge_counts(key: str):
+    """to_array for one ROUGE variant: each answer's [matches, prediction length, reference length], which the
+    corpus F-measure sums before dividing."""
+
+    def to_array(items) -> np.ndarray:
+        return np.asarray([[v[key]["matches"], v[key]["pred_len"], v[key]["ref_len"]] for v in items], float)
+
+    return to_array
+
+
+def corpus_rouge_f(m: np.ndarray) -> np.ndarray:
+    matches, pred, ref = m[..., 0].sum(1), m[..., 1].sum(1), m[..., 2].sum(1)
+    p = np.divide(matches, pred, out=np.zeros(len(m)), where=pred > 0)
+    r = np.divide(matches, ref, out=np.zeros(len(m)), where=ref > 0)
+    return np.divide(2 * p * r, p + r, out=np.zeros(len(m)), where=(p + r) > 0)
+
+
+@resampled(to_array=rouge_counts("rouge1"), reduce=corpus_rouge_f)
 def rouge1_corpus(items):
     return metrics.rouge_corpus(items, "rouge1")
 
 
+@resampled(to_array=rouge_counts("rouge2"), reduce=corpus_rouge_f)
 def rouge2_corpus(items):
     return metrics.rouge_corpus(items, "rouge2")
 
 
+@resampled(to_array=rouge_counts("rougeL"), reduce=corpus_rouge_f)
 def rougeL_corpus(items):  # noqa: N802 (the metric's name)
     return metrics.rouge_corpus(items, "rougeL")
 
 
+@resampled()  # no vectorised form: statistics call it on each resample
 def bleu4_corpus(items):
     return metrics.bleu4_corpus(items)

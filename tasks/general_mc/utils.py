@@ -25,7 +25,10 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from tasks.data import DataError, hub_dataset, meta_int, pick_column, read_table_lines, read_text_file
+from tasks.resampling import resampled
 
 LETTERS = "ABCDEFGHIJ"
 HENDRYCKS_FIELDS = 6  # question, choices A-D, answer letter
@@ -218,6 +221,27 @@ def process_results(doc, results):
     return {"acc": correct, "acc_macro": [doc["subject"], correct]}
 
 
+def group_array(items) -> np.ndarray:
+    """[group code, value] rows: numpy cannot bincount group names, so each gets a code in order of appearance."""
+    codes: dict = {}
+    return np.asarray([[codes.setdefault(g, len(codes)), float(v)] for g, v in items], dtype=float)
+
+
+def group_macro(m: np.ndarray) -> np.ndarray:
+    """Mean of per-group means for each of R resamples, from (R, n, 2) [group code, value] arrays; a group absent
+    from a resample does not count (as when the metric is computed on that sample directly)."""
+    r, n = m.shape[:2]
+    codes = m[..., 0].astype(np.int64)
+    g = int(codes.max()) + 1 if codes.size else 1
+    flat = (np.arange(r)[:, None] * g + codes).ravel()
+    sums = np.bincount(flat, weights=m[..., 1].ravel(), minlength=r * g).reshape(r, g)
+    counts = np.bincount(flat, minlength=r * g).reshape(r, g)
+    means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    present = (counts > 0).sum(1)
+    return np.divide(means.sum(1), present, out=np.zeros(r), where=present > 0)
+
+
+@resampled(to_array=group_array, reduce=group_macro)
 def macro_by_group(items) -> float:
     """Mean over groups of each group's mean: items are [group, value] pairs (MMLU's macro average by subject)."""
     groups: dict[str, list[float]] = defaultdict(list)

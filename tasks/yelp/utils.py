@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+import numpy as np
+
 from tasks import metrics
 from tasks.data import DataError, hub_dataset, pick_column, read_table_lines
+from tasks.resampling import register
 from tasks.yelp.extract import extract_star
 from tasks.yelp.prompt import clean_review, render_prompt
 
@@ -99,3 +104,55 @@ f1_weighted_drop = _aggregation("f1_weighted_drop", "weighted", drop=True)
 
 def count(values):
     return float(sum(values))
+
+
+# --- the same aggregations over R resamples at once, for the paired bootstrap (see tasks/resampling.py) ----------
+
+def class_pairs(pairs) -> np.ndarray:
+    return np.asarray(pairs, dtype=np.int64)
+
+
+def pair_correct(pairs) -> np.ndarray:
+    """Accuracy without dropping is a mean of per-review 0/1 values, so it gets the exact paired test."""
+    m = np.asarray(pairs, dtype=np.int64)
+    return (m[:, 0] == m[:, 1]).astype(float)
+
+
+def class_f1(m: np.ndarray, average: str, drop: bool) -> np.ndarray:
+    """F1 over the classes 0..4 from (R, n, 2) [gold, pred] arrays, as scikit-learn's f1_score(labels=0..4,
+    zero_division=0) computes it; pred -1 (unparseable) is a miss and no class's false positive."""
+    # One confusion matrix per resample by bincount over (resample, gold, pred + 1) codes: O(R n), where comparing
+    # every document with every class would build several (R, n, 5) arrays (the bulk of a Yelp comparison's time).
+    r = len(m)
+    gold, pred = m[..., 0].astype(np.int64), m[..., 1].astype(np.int64) + 1  # pred 0: unparseable
+    flat = ((np.arange(r)[:, None] * 5 + gold) * 6 + pred).ravel()
+    confusion = np.bincount(flat, minlength=r * 30).reshape(r, 5, 6)
+    if drop:
+        confusion = confusion[..., 1:]  # an unparseable answer leaves the sample altogether
+    tp = np.diagonal(confusion[..., -5:], axis1=1, axis2=2)  # (R, 5)
+    n_true, n_pred = confusion.sum(2), confusion[..., -5:].sum(1)
+    if average == "micro":
+        denom = n_true.sum(1) + n_pred.sum(1)
+        return np.divide(2 * tp.sum(1), denom, out=np.zeros(len(m)), where=denom > 0)
+    f1 = np.divide(2 * tp, n_true + n_pred, out=np.zeros(tp.shape), where=(n_true + n_pred) > 0)
+    if average == "macro":
+        return f1.mean(1)
+    support = n_true.sum(1)
+    return np.divide((f1 * n_true).sum(1), support, out=np.zeros(len(m)), where=support > 0)
+
+
+def class_accuracy(m: np.ndarray, drop: bool) -> np.ndarray:
+    gold, pred = m[..., 0], m[..., 1]
+    keep = pred != -1 if drop else np.ones_like(pred, bool)
+    n = keep.sum(1)
+    return np.divide(((gold == pred) & keep).sum(1), n, out=np.zeros(len(m)), where=n > 0)
+
+
+register(accuracy, to_array=class_pairs, reduce=partial(class_accuracy, drop=False), per_document=pair_correct)
+register(accuracy_drop, to_array=class_pairs, reduce=partial(class_accuracy, drop=True))
+register(f1_micro, to_array=class_pairs, reduce=partial(class_f1, average="micro", drop=False))
+register(f1_macro, to_array=class_pairs, reduce=partial(class_f1, average="macro", drop=False))
+register(f1_weighted, to_array=class_pairs, reduce=partial(class_f1, average="weighted", drop=False))
+register(f1_micro_drop, to_array=class_pairs, reduce=partial(class_f1, average="micro", drop=True))
+register(f1_macro_drop, to_array=class_pairs, reduce=partial(class_f1, average="macro", drop=True))
+register(f1_weighted_drop, to_array=class_pairs, reduce=partial(class_f1, average="weighted", drop=True))

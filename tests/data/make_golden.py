@@ -1,7 +1,7 @@
 """Build tests/data/golden_run: a fixed, synthetic run directory (base + 2 adapters x 4 tasks) for the report tests.
 
 Per-document values are drawn with a fixed seed; scores are aggregated with the tasks' own functions and the
-comparisons filled by harness.comparisons, exactly as `harness run` does. Rerun only to change the fixture:
+comparisons filled by harness.core.comparisons, exactly as `harness run` does. Rerun only to change the fixture:
     python tests/data/make_golden.py
 """
 
@@ -12,8 +12,8 @@ import random
 import shutil
 from pathlib import Path
 
-from harness import comparisons, results
-from harness.stats import _aggregators
+from harness.core import comparisons, results
+from harness.core.aggregations import aggregators
 from tasks import metrics
 
 OUT = Path(__file__).resolve().parent / "golden_run"
@@ -91,7 +91,7 @@ def qa_rows(arm, rng):
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     builders = {"yelp": yelp_rows, "docqa": docqa_rows, "perplexity": ppl_rows, "general_qa": qa_rows}
-    aggs = _aggregators()
+    aggs = aggregators()
     scores = []
     for arm in ARMS:
         rng = random.Random(f"golden-{arm}")

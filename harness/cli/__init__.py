@@ -1,0 +1,1 @@
+"""The command line: one module per command; app.py parses and maps errors to exit codes."""

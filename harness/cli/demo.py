@@ -1,0 +1,33 @@
+"""`harness demo`: the whole workflow offline in a folder of its own (harness.demo.script)."""
+
+from __future__ import annotations
+
+import os
+
+from harness.core.errors import HarnessError
+from harness.core.paths import user_path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("demo", help="the whole workflow offline in minutes: base, adapter, run, report, gate",
+                       description="Build a small world (a tiny pre-trained base, reviews, a manual, facts), train an "
+                                   "adapter, evaluate base vs adapter on every task family, report and gate. Offline.")
+    p.add_argument("--out", type=user_path, default="demo", help="folder for everything (default demo/)")
+    p.add_argument("--quick", action="store_true", help="a smaller world: under a minute (for smoke tests)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=command)
+
+
+def command(a) -> int:
+    from harness.demo import script as demo
+
+    # Both read once, when their library is imported: set before anything imports tqdm or torch.
+    os.environ.setdefault("TQDM_DISABLE", "1")  # lm-eval's progress bars stay off
+    for key, value in demo.portable_kernels().items():
+        os.environ.setdefault(key, value)
+    from harness.core.paths import out_problem
+
+    problem = out_problem(a.out, "--out", owned=demo.WRITES, force=False, protected={}, what="a demo")
+    if problem:
+        raise HarnessError(problem)
+    return demo.run(a.out, quick=a.quick, seed=a.seed)

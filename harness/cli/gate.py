@@ -1,0 +1,39 @@
+"""`harness gate`: the CI verdict from a run directory (+ a baseline run); no torch."""
+
+from __future__ import annotations
+
+from harness.core.paths import user_path
+
+
+def add_gate_parser(sub) -> None:
+    g = sub.add_parser("gate", help="pass/fail verdict for CI from a run (+ a baseline run)",
+                       description="Judge a run against YAML rules (floor, ceiling, improves, no_regression, "
+                                   "forgetting). Exit 0 pass, 1 a rule failed, 2 usage or config error.")
+    g.add_argument("run", type=user_path, metavar="RUN_DIR")
+    g.add_argument("--rules", required=True, type=user_path, help="gates.yaml")
+    g.add_argument("--baseline", help="a baseline RUN_DIR, or registry:accepted")
+    g.add_argument("--registry", type=user_path, help="registry file for registry:accepted")
+    g.add_argument("--junit", type=user_path, help="write JUnit XML here (one testcase per rule)")
+    g.add_argument("--json", type=user_path, help="write the verdict as JSON here")
+    g.set_defaults(func=_cmd_gate)
+
+
+def _cmd_gate(a) -> int:
+    from harness.core import results
+    from harness.core.paths import refuse_inside_inputs, refuse_onto, require_file, user_path
+    from harness.gate import output as gate_output
+    from harness.gate.judge import judge
+
+    run = results.load_run(a.run)  # first: a missing run is the error to report, before any about the outputs
+    reads = [a.rules, a.run / results.RUN_FILE, a.run / results.SAMPLES_DIR]
+    if a.baseline and not a.baseline.startswith("registry:"):
+        reads += [user_path(a.baseline) / results.RUN_FILE, user_path(a.baseline) / results.SAMPLES_DIR]
+    for flag, path in (("--junit", a.junit), ("--json", a.json)):
+        if path is not None:
+            require_file(path, flag)  # before judging: a broken pipeline must not look like a failed gate
+            refuse_onto(path, flag, reads)
+            refuse_inside_inputs(path, flag, run)
+    run, verdicts = judge(a.run, a.rules, a.baseline, a.registry)
+    print(gate_output.console(verdicts))
+    gate_output.write_all(verdicts, run, a.junit, a.json)
+    return 0 if all(r.passed for r in verdicts) else 1

@@ -1,0 +1,1 @@
+"""Torch-free foundations: errors, paths, the run directory, statistics, comparisons, diagnostics."""

@@ -1,0 +1,90 @@
+"""The bootstrap family: corpus metrics (F1 over classes, corpus ROUGE/BLEU, perplexity from summed NLL, macro
+averages by group), recomputed on paired resamples of the documents.
+
+Significant only when the paired permutation test and the expanded percentile interval both reject; the p-value is
+the larger of the two, so CI and p agree.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats as sps
+
+from harness.core.decision import (
+    ALPHA,
+    EXACT_MAX_N,
+    MIN_PAIRS_CORPUS,
+    N_TOO_SMALL,
+    Comparison,
+    all_patterns,
+    consistent,
+)
+
+TEST = "paired-bootstrap+permutation"
+
+
+def percentile_ci(values: np.ndarray) -> list[float]:
+    lo, hi = np.nanpercentile(values, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def expanded_alpha(n: int) -> float:
+    """Hesterberg's expanded percentile interval: the percentile level whose normal quantile is
+    sqrt(n/(n-1)) * t_{n-1, 0.975}, which corrects the percentile bootstrap's narrowness at small n."""
+    z = math.sqrt(n / (n - 1)) * sps.t.ppf(1 - ALPHA / 2, n - 1)
+    return float(2 * sps.norm.sf(z))
+
+
+def bootstrap_p(boot: np.ndarray, n: int) -> float:
+    """The expanded percentile interval inverted: the level at which its boundary sits on 0."""
+    k = min(np.mean(boot <= 0), np.mean(boot >= 0))
+    level = min(1.0, 2 * k)
+    if level >= 1.0:
+        return 1.0
+    level = max(level, 1.0 / len(boot))  # 0 outside every resample: bounded by what R resamples can show
+    return float(min(1.0, 2 * sps.t.sf(sps.norm.isf(level / 2) / math.sqrt(n / (n - 1)), n - 1)))
+
+
+def swap_p(a: np.ndarray, b: np.ndarray, reduce, delta: float, resamples: int, rng) -> float:
+    """Paired permutation test: each document's two answers swapped between the arms (all patterns when n is small)."""
+    n = len(a)
+    if n <= EXACT_MAX_N:
+        swap = all_patterns(n)
+    else:
+        swap = rng.random((resamples, n)) < 0.5
+    swap = swap.reshape(swap.shape + (1,) * (a.ndim - 1))
+    stat = np.abs(reduce(np.where(swap, a, b)) - reduce(np.where(swap, b, a)))
+    hits = np.sum(stat >= abs(delta) - 1e-12 * max(1.0, abs(delta)))
+    return float(hits / len(swap)) if n <= EXACT_MAX_N else float((1 + hits) / (1 + len(swap)))
+
+
+def bootstrap_decision(delta: float, boot: np.ndarray, n: int, p_swap: float) -> Comparison:
+    """Corpus metrics: significant only when the paired permutation test (exact under 'the arms are the same') and
+    the expanded bootstrap interval both reject; p is the larger of the two p-values and the CI is widened to 0
+    when they do not both reject, so CI and p agree and A/A false alarms stay at or below the permutation test's."""
+    boot = boot[np.isfinite(boot)]
+    if not len(boot):
+        return Comparison(float(delta), None, None, TEST, n)
+    a = expanded_alpha(n)
+    lo, hi = (float(x) for x in np.percentile(boot, [100 * a / 2, 100 * (1 - a / 2)]))
+    p = max(bootstrap_p(boot, n), p_swap)
+    if p >= ALPHA:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    out = consistent(delta, [lo, hi], p, TEST, n)
+    out.min_n = MIN_PAIRS_CORPUS
+    return out
+
+
+def corpus_compare(a: np.ndarray, b: np.ndarray, reduce, resamples: int, rng) -> Comparison:
+    """tuned (b) - base (a) for a corpus metric, from the arms' per-document arrays (n, ...)."""
+    n = len(a)
+    delta = float(reduce(b[None])[0] - reduce(a[None])[0])
+    if n < MIN_PAIRS_CORPUS:
+        return Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS)
+    if not resamples:
+        return Comparison(delta, None, None, "paired-bootstrap (needs --resamples > 0)", n, MIN_PAIRS_CORPUS)
+    idx = rng.integers(0, n, size=(resamples, n))
+    boot = reduce(b[idx]) - reduce(a[idx])
+    return bootstrap_decision(delta, boot, n, swap_p(a, b, reduce, delta, resamples, rng))

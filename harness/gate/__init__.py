@@ -1,0 +1,1 @@
+"""`harness gate`: rules, one checker per rule kind, output."""

@@ -1,0 +1,1 @@
+"""`harness run`: plan (cheap checks), execute, provenance, lm-eval output -> records."""

@@ -1,0 +1,1 @@
+"""`harness train`: config, data, trainer, training log."""

@@ -1,0 +1,54 @@
+"""What `harness report` writes, shared by the CLI and the demo: every input checked, then Markdown, LaTeX, HTML and
+plots written atomically. Reads run directories only; never imports torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.core import comparisons, results
+from harness.core.errors import HarnessError
+from harness.core.paths import refuse_inside_inputs, require_dir, same_or_inside
+from reports import data, html, latex, markdown, plots
+
+
+def _check_out(run_dirs: list[Path], out: Path | None) -> None:
+    # A folder holding a run not in this report would get that run's report.md replaced by an unrelated one.
+    if out and (out / results.RUN_FILE).exists() and not any(same_or_inside(out, d) and same_or_inside(d, out)
+                                                              for d in run_dirs):
+        raise HarnessError(f"--out {out}: holds another run ({out / results.RUN_FILE}), whose report this would "
+                           "replace; choose another --out, or include that run in the report")
+    require_dir(out or run_dirs[0], "--out")
+
+
+def _load(run_dirs: list[Path], out: Path, resamples: int) -> data.Report:
+    loaded = [(d, results.load_run(d)) for d in run_dirs]
+    for d, run in loaded:  # every run and samples file checked before anything is written
+        refuse_inside_inputs(out, "--out", run)
+        data.check_samples(d, run)
+    for d, run in loaded:
+        if len(run["arms"]) > 1 and "statistics" not in run:
+            # A run written before statistics were computed: fill them from its samples, in memory (an input run
+            # is never rewritten).
+            comparisons.fill(run, d, resamples=resamples)
+    return data.load(run_dirs, [run for _, run in loaded])
+
+
+def write_report(run_dirs: list[Path], out: Path | None, formats: set[str],
+                 resamples: int = 1000) -> tuple[Path, list[str]]:
+    """Check the runs and `out` (default: the first run directory), then write `formats` (of md, html, tex, png,
+    pdf) there; return the folder and the files written, relative to it. HarnessError before any write."""
+    _check_out(run_dirs, out)
+    report = _load(run_dirs, out or run_dirs[0], resamples)
+    out = out or run_dirs[0]
+    out.mkdir(parents=True, exist_ok=True)
+    written = plots.render_all(report, out, formats & {"png", "pdf"}) if formats & {"png", "pdf", "html", "md"} else []
+    if "md" in formats:
+        results.atomic_write_text(out / "report.md", markdown.render(report, written))
+        written.append("report.md")
+    if "tex" in formats:
+        results.atomic_write_text(out / "tables.tex", latex.render(report))
+        written.append("tables.tex")
+    if "html" in formats:
+        results.atomic_write_text(out / "report.html", html.render(report, out, written))
+        written.append("report.html")
+    return out, written
