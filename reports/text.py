@@ -1,4 +1,5 @@
-"""Picking what the per-task sections show: unparseable answers, biggest wins and losses (shared by md and html)."""
+"""The report's words: what the per-task sections show (unparseable answers, biggest wins and losses), the forgetting
+verdicts and every warning (shared by md and html)."""
 
 from __future__ import annotations
 

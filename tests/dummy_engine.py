@@ -1,4 +1,4 @@
-"""A third engine, written as a test fixture: deterministic answers from a hash, no model, no torch.
+"""A third engine, written as a test fixture: deterministic answers from a hash, no model and no weights.
 
 It is what plugging an engine in takes: this one file and one entry in harness.engines.base.ENGINES (the test adds
 `"dummy": "dummy_engine:DummyEngine"`). Its answers depend on the arm, so a run through it has real deltas, and they
@@ -16,6 +16,7 @@ from lm_eval.api.model import LM
 
 from harness.core.arms import BASE_ARM
 from harness.core.fingerprint import fingerprint_dir_cached
+from harness.models.refs import LoadedBase
 
 
 def choice_score(arm: str, context: str, continuation: str) -> float:
@@ -66,8 +67,6 @@ class DummyEngine:
         return ["--load-in-4bit --engine dummy: the dummy engine has no weights to quantize"] if cfg.load_in_4bit else []
 
     def __init__(self, cfg, ref, specs):
-        from harness.models.loading import LoadedBase
-
         self.lm = DummyLM()
         self.adapters = {s.name for s in specs}
         self.base = LoadedBase(model=None, tokenizer=self.lm.tokenizer, ref=ref,

@@ -1,1 +1,2 @@
-"""The command line: one module per command; app.py parses and maps errors to exit codes."""
+"""The command line: one module per command (report.py holds `harness report` and `harness blind`); app.py parses
+and maps errors to exit codes."""

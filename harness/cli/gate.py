@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from harness.core.paths import user_path
+from harness.gate.rules import KINDS
 
 
 def add_gate_parser(sub) -> None:
     g = sub.add_parser("gate", help="pass/fail verdict for CI from a run (+ a baseline run)",
-                       description="Judge a run against YAML rules (floor, ceiling, improves, no_regression, "
-                                   "forgetting). Exit 0 pass, 1 a rule failed, 2 usage or config error.")
+                       description=f"Judge a run against YAML rules ({', '.join(KINDS)}). Exit 0 pass, 1 a rule "
+                                   "failed, 2 usage or config error.")
     g.add_argument("run", type=user_path, metavar="RUN_DIR")
     g.add_argument("--rules", required=True, type=user_path, help="gates.yaml")
     g.add_argument("--baseline", help="a baseline RUN_DIR, or registry:accepted")

@@ -1,4 +1,6 @@
-"""Checks that an output location can be written, made before any work so a bad path costs milliseconds.
+"""Paths as users type them (user_path: relative, ~, symlinks), the rules for --out folders, inputs that are never
+written to, and the cache folder. Checks that an output location can be written run before any work, so a bad path
+costs milliseconds.
 
 Permission bits alone lie (root ignores them, network filesystems differ), so the check writes a probe file.
 """

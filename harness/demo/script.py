@@ -125,13 +125,13 @@ def _adapter(out: Path, stages: Stages, world: dict, base: Path, seed: int, quic
 def _evaluate(out: Path, stages: Stages, world: dict, base: Path, adapter: Path, seed: int) -> Path:
     from harness.core import results
     from harness.models.refs import DType
-    from harness.run import execute as runner
+    from harness.run import execute
     from harness.run.config import RunConfig
 
     t0 = _step(3, "harness run: base vs adapter on six tasks, one base load")
     run_dir = out / "run"
     if not stages.skip("run", run_dir / results.RUN_FILE):
-        runner.run(RunConfig(
+        execute.run(RunConfig(
             base=str(base), adapters=[f"reviews={adapter}"], out=run_dir, dtype=DType.FLOAT32, device="cpu",
             tasks=["yelp", "yelp_mc", "docqa", "perplexity", "perplexity_general", "general_qa"], batch_size=8,
             max_gen_toks=16, data={"yelp": str(world["test"]), "docqa": str(world["qa"]),

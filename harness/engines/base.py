@@ -13,14 +13,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # annotations only: the engines are constructed by run/, which owns the config
     from harness.models.adapters import AdapterSpec
-    from harness.models.loading import LoadedBase
-    from harness.models.refs import BaseRef
+    from harness.models.refs import BaseRef, LoadedBase
     from harness.run.config import RunConfig
 
 
 @runtime_checkable
 class Engine(Protocol):
-    """One loaded base serving every arm through `lm`, an lm-eval model object (an `lm_eval.api.model.LM`)."""
+    """One loaded base serving every arm through `lm`, an lm-eval model object (an `lm_eval.api.model.LM`) that also
+    has `computed`, a Counter of the requests that reached the model (the cache answers the rest: run.json's timing
+    says how many), and `tokenizer`, callable as a transformers tokenizer (for token counts). With `max_length` and
+    `tok_encode`, the run also counts the requests the engine cut to fit its context; without them it says "unknown".
+    Options of an engine's own are flags in cli/run.py and fields of RunConfig, checked in its `preflight`."""
 
     name: ClassVar[str]
     lm: Any

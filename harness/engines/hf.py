@@ -9,7 +9,7 @@ from __future__ import annotations
 from lm_eval.models.huggingface import HFLM
 
 from harness.engines.sliding import CountingSlidingMixin
-from harness.models import loading as models
+from harness.models import loading
 
 
 class CountingHFLM(CountingSlidingMixin, HFLM):
@@ -66,13 +66,13 @@ class HFEngine:
         return []  # transformers loads every architecture; its own problems surface as one line at load
 
     def __init__(self, cfg, ref, specs):
-        self.base = models.load_base(ref, device=cfg.device, dtype=cfg.dtype, load_in_4bit=cfg.load_in_4bit,
-                                     trust_remote_code=cfg.trust_remote_code, cache_dir=cfg.cache_dir)
-        self.model = models.attach_adapters(self.base, specs)
+        self.base = loading.load_base(ref, device=cfg.device, dtype=cfg.dtype, load_in_4bit=cfg.load_in_4bit,
+                                      trust_remote_code=cfg.trust_remote_code, cache_dir=cfg.cache_dir)
+        self.model = loading.attach_adapters(self.base, specs)
         self.lm = make_lm(self.model, self.base.tokenizer, cfg.batch_size)
 
     def activate(self, arm: str):
-        return models.activate(self.model, arm)
+        return loading.activate(self.model, arm)
 
     def provenance(self) -> dict:
         return {"engine": "hf", "batch_size": self.lm.batch_size}

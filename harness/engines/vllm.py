@@ -18,6 +18,7 @@ from pathlib import Path
 from harness.core.errors import HarnessError, first_line
 from harness.engines.lm_eval_patches import vllm_version_as
 from harness.models.adapters import AdapterSpec
+from harness.models.refs import LoadedBase
 
 # vLLM's accepted max_lora_rank values (vllm.config.lora.MaxLoRARanks); an adapter's rank is rounded up to one.
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
@@ -194,7 +195,7 @@ class VLLMEngine:
         logging.getLogger("vllm").setLevel(logging.WARNING)
         import torch
 
-        from harness.models import loading as models
+        from harness.models.loading import base_fingerprint
 
         self.specs = {s.name: s for s in specs}
         self.lora_ids = {s.name: i for i, s in enumerate(specs, 1)}
@@ -221,9 +222,9 @@ class VLLMEngine:
                                "and --gpu-memory-utilization, or use --engine hf") from None
         load_s = time.perf_counter() - t0
         engine_cfg = self.lm.model.llm_engine.model_config
-        self.base = models.LoadedBase(
+        self.base = LoadedBase(
             model=None, tokenizer=self.lm.tokenizer, ref=ref,
-            fingerprint=models.base_fingerprint(ref, None, cfg.cache_dir),
+            fingerprint=base_fingerprint(ref, None, cfg.cache_dir),
             dtype=str(engine_cfg.dtype).removeprefix("torch."),
             quantization="bitsandbytes-nf4" if cfg.load_in_4bit else "none",
             device="cpu" if on_cpu else "cuda", load_s=load_s)

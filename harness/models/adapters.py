@@ -1,6 +1,6 @@
 """Adapter directories: what is in them, checked before any model loads (no torch here).
 
-The shape check against the loaded base lives in models.py; this module reads adapter_config.json and the
+The shape check against the loaded base lives in models/loading.py; this module reads adapter_config.json and the
 weight file's header only.
 """
 

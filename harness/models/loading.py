@@ -10,7 +10,6 @@ import re
 import sys
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,19 +19,7 @@ from harness.core.errors import HarnessError, first_line
 from harness.core.fingerprint import fingerprint_dir_cached, fingerprint_text
 from harness.models.adapters import AdapterSpec, rank_problem, safetensors_shapes
 from harness.models.quant import nf4_config
-from harness.models.refs import BaseRef, DType
-
-
-@dataclass
-class LoadedBase:
-    model: torch.nn.Module
-    tokenizer: object
-    ref: BaseRef
-    fingerprint: str
-    dtype: str
-    quantization: str
-    device: str
-    load_s: float
+from harness.models.refs import BaseRef, DType, LoadedBase
 
 
 def pick_device(device: str) -> str:

@@ -1,4 +1,5 @@
-"""Which base model a run or a training means, and how to load it: a local folder, an alias or a hub id; a dtype.
+"""Which base model a run or a training means, and how to load it (a local folder, an alias or a hub id; a dtype),
+and what was loaded (LoadedBase).
 
 Torch-free: checked before anything heavy loads.
 """
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from harness.models.aliases import ALIASES
 
@@ -53,3 +55,15 @@ def resolve_base(name: str) -> tuple[BaseRef | None, str | None]:
     return None, f"--base {name}: not a directory, a known alias or a hub id (org/name); {hint}`harness models` lists the aliases"
 
 
+@dataclass
+class LoadedBase:
+    """What an engine loaded: run.json records it, and the per-arm cache key is made of it."""
+
+    model: Any  # the torch module; None when the engine holds the weights itself (vLLM)
+    tokenizer: Any
+    ref: BaseRef
+    fingerprint: str
+    dtype: str
+    quantization: str
+    device: str
+    load_s: float

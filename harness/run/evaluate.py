@@ -20,24 +20,6 @@ if TYPE_CHECKING:
     from harness.run.config import RunConfig
 
 
-def cache_prefix(engine: Engine, cfg: RunConfig, task_manager, task: str, spec: AdapterSpec | None) -> str | None:
-    """Where lm-eval keeps this arm's answers for this task: a key over the weights, dtype, quantization, the engine
-    (HF and vLLM answers, and two vLLM versions', are never mixed) and the task's own definition."""
-    if not cfg.use_cache:
-        return None
-    from harness.run.taskset import task_digest
-
-    base = engine.base
-    key = arm_cache.arm_key(base.fingerprint, spec.fingerprint if spec else None, base.dtype, base.quantization)
-    key = f"{engine.cache_tag}-{key[:40]}-{task_digest(task, task_manager, task_manager.metadata or {})[:12]}"
-    return arm_cache.cache_prefix(cfg.cache_dir, key, {
-        "task": task,
-        "base": base.ref.source, "base_fingerprint": base.fingerprint, "adapter": str(spec.path) if spec else None,
-        "adapter_fingerprint": spec.fingerprint if spec else None, "dtype": base.dtype, "quantization": base.quantization,
-        "engine": engine.cache_tag,
-    })
-
-
 def _simple_evaluate(engine: Engine, cfg: RunConfig, task_manager, task: str, task_obj, use_cache: str | None) -> dict:
     import lm_eval
 
@@ -75,7 +57,7 @@ def evaluate_arm_task(engine: Engine, cfg: RunConfig, task_manager, task: str, s
                       task_obj=None) -> ArmTaskResult:
     """Score the arm the engine is activated as (`spec`: its adapter, None for the base) on `task`. `task_obj`: the task
     object built once by the plan and reused by every arm (None: lm-eval builds it from the name)."""
-    use_cache = cache_prefix(engine, cfg, task_manager, task, spec)
+    use_cache = arm_cache.arm_task_prefix(engine, cfg, task_manager, task, spec)
     engine.lm.computed.clear()
     t0 = time.perf_counter()
     res = _simple_evaluate(engine, cfg, task_manager, task, task_obj, use_cache)

@@ -1,4 +1,5 @@
-"""Training examples for `harness train`, tokenised with the loss on the answer only (instruction and yelp).
+"""Training examples for `harness train`: instruction and yelp pairs tokenised with the loss on the answer only; text
+corpora packed into blocks with the loss on every token.
 
 The yelp format renders each review with the yelp task's own prompt (tasks/yelp/prompt.py) and answers with the
 star digit after one space, exactly what the yelp task's target is, so the adapter is trained on the prompt it is
