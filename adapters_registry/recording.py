@@ -8,6 +8,7 @@ later (`harness registry record RUN_DIR`, `harness registry add ADAPTER_DIR`).
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -40,6 +41,8 @@ def record_or_warn(path: Path | str | None, action: Callable, what: str, later: 
     except (HarnessError, sqlite3.Error, OSError) as e:
         reason = first_line(e)
         where = Path(path).expanduser() if path else default_path()
+        if path:  # the command must write where this one tried to, not to the default registry
+            later = later.replace("harness registry ", f"harness registry --registry {shlex.quote(str(where))} ", 1)
         print(f"warning: {what} is complete, but the registry {where} could not record it ({reason}); "
               f"record it later with `{later}`", file=sys.stderr)
         return None

@@ -190,7 +190,7 @@ CLASSED = [
     ("messages", "gate: not_degenerate asks for more classes than exist", "gate {a}/golden --rules {a}/rules_nine_classes.yaml", "has only 5 classes"),
     ("messages", "top: no command", "", "no command given"),
     ("out folder", "report: into its own run folder", "report {a}/golden_copy --format md", "wrote 1 files", 0),
-    ("registry", "run: registry cannot be created", RUN_REL.replace(" --no-registry", "") + " --registry " + UNWRITABLE + "/reg.sqlite --out r", "harness registry record", 0),
+    ("registry", "run: registry cannot be created", RUN_REL.replace(" --no-registry", "") + " --registry " + UNWRITABLE + "/reg.sqlite --out r", "harness registry --registry " + UNWRITABLE + "/reg.sqlite record", 0),
     ("registry", "registry: record a run", "registry --registry reg.sqlite record {a}/golden", "recorded run", 0),
     ("registry", "registry: record a folder that is not a run", "registry --registry reg.sqlite record {a}/empty_dir", "no run.json"),
 ]

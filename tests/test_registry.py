@@ -244,7 +244,8 @@ def test_version_1_registry_is_migrated(tmp_path):
 
 
 def test_locked_registry_never_fails_a_finished_run(tmp_path, reg_path, monkeypatch, capsys):
-    """A finished run whose registry stays locked: exit 0, one warning with the command that records it later,
+    """A finished run whose registry stays locked: exit 0, one warning with the command that records it later (in the
+    same registry),
     after a wait bounded by HARNESS_REGISTRY_WAIT; that command then records it."""
     import time
 
@@ -261,7 +262,8 @@ def test_locked_registry_never_fails_a_finished_run(tmp_path, reg_path, monkeypa
     assert time.perf_counter() - t0 < 5
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: the run in R is complete") and "locked" in err[0]
-    assert err[0].endswith(f"`harness registry record {golden}`")
+    # The command names the registry it was given: without --registry it would record into the default one.
+    assert err[0].endswith(f"`harness registry --registry {reg_path} record {golden}`")
     holder.execute("ROLLBACK")
     holder.close()
     assert cli(reg_path, "record", str(golden)) == 0
