@@ -48,3 +48,19 @@ def test_no_command_prints_help_and_fails(capsys):
     assert "usage: harness" in captured.out
     assert captured.err.splitlines() == ["error: harness: no command given; choose one of the commands above (e.g. "
                                          "harness demo)"]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    # A subcommand's unknown flag is answered from that subcommand's flags, and its help is the one named.
+    (["registry", "runs", "--jsno"], "error: harness registry runs: unrecognized arguments: --jsno; --jsno: did you "
+                                     "mean --json? (see harness registry runs --help)"),
+    (["models", "--json"], "error: harness models: unrecognized arguments: --json (see harness models --help)"),
+    # A flag of the command above the action, given after it (as the demo's printed registry path invites).
+    (["registry", "runs", "--registry", "r.sqlite"],
+     "--registry belongs to `harness registry`: give it before the action (`harness registry --registry ... runs ...`)"),
+])
+def test_flag_hints_come_from_the_command_typed(capsys, argv, expected):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1 and expected in err

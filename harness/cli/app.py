@@ -34,28 +34,49 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):
+        prog = self.prog
         if message.startswith("unrecognized arguments:"):
-            message += _flag_hints(self, message.split(":", 1)[1].split())
-        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+            # argparse reports a subcommand's unknown flag from the top parser: hints and help come from the command
+            # the user typed, not from every command's flags.
+            chain = _chosen(self, getattr(self, "argv", None))
+            prog = chain[-1].prog
+            message += _flag_hints(chain, message.split(":", 1)[1].split())
+        self.exit(2, f"error: {prog}: {message} (see {prog} --help)\n")
 
 
-def _all_flags(parser: argparse.ArgumentParser) -> list[str]:
-    flags = [o for a in parser._actions for o in a.option_strings]
-    for a in parser._actions:
-        if isinstance(a, argparse._SubParsersAction):
-            for sub in a.choices.values():
-                flags += _all_flags(sub)
-    return flags
+def _subcommands(parser: argparse.ArgumentParser) -> dict:
+    return next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
 
 
-def _flag_hints(parser, tokens: list[str]) -> str:
-    flags = sorted(set(_all_flags(parser)))
+def _chosen(parser: argparse.ArgumentParser, argv: list[str] | None) -> list[argparse.ArgumentParser]:
+    """The parsers the command line went through: harness, then e.g. registry, then runs."""
+    chain = [parser]
+    for token in argv or []:
+        sub = _subcommands(chain[-1]).get(token)
+        if sub is not None:
+            chain.append(sub)
+    return chain
+
+
+def _own_flags(parser: argparse.ArgumentParser) -> list[str]:
+    return [o for a in parser._actions for o in a.option_strings]
+
+
+def _flag_hints(chain: list[argparse.ArgumentParser], tokens: list[str]) -> str:
+    flags = sorted(set(_own_flags(chain[-1])))
     hints = []
     for t in tokens:
-        if t.startswith("-"):
-            close = difflib.get_close_matches(t.split("=")[0], flags, n=1, cutoff=0.6)
-            if close:
-                hints.append(f"{t}: did you mean {close[0]}?")
+        if not t.startswith("-"):
+            continue
+        flag = t.split("=")[0]
+        owner = next((p for p in reversed(chain[:-1]) if flag in _own_flags(p) and flag not in ("-h", "--help")), None)
+        if owner is not None and flag not in flags:
+            hints.append(f"{flag} belongs to `{owner.prog}`: give it before the action (`{owner.prog} {flag} ... "
+                         f"{chain[chain.index(owner) + 1].prog.rsplit(' ', 1)[-1]} ...`)")
+            continue
+        close = difflib.get_close_matches(flag, flags, n=1, cutoff=0.6)
+        if close:
+            hints.append(f"{t}: did you mean {close[0]}?")
     return ("; " + "; ".join(hints)) if hints else ""
 
 
@@ -98,6 +119,7 @@ def _debug_everywhere(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    parser.argv = list(argv) if argv is not None else sys.argv[1:]
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
