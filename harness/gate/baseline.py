@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.core import results, stats
+from harness.core import results
 from harness.core.arms import adapter_arms, arm_names
-from harness.core.comparisons import doc_values
 from harness.core.errors import ConfigError, HarnessError
 
 
@@ -52,6 +51,10 @@ def paired_vs_baseline(run_dir: Path, base_dir: Path, task: str, metric: str, ar
     if not path_a.exists() or not path_b.exists():
         raise HarnessError(f"no_regression {task}/{metric}: significance needs the samples of both runs "
                            f"({path_a if not path_a.exists() else path_b} is missing)")
+    # Here, not at import: numpy and scipy would cost every `harness --help` a second (the CLI reads KINDS).
+    from harness.core import stats
+    from harness.core.comparisons import doc_values
+
     raw = metric.split(":")[0]
     cand = doc_values(results.read_samples(run_dir, arm, task), raw, flt, key="doc_hash")
     base = doc_values(results.read_samples(base_dir, barm, task), raw, flt, key="doc_hash")
