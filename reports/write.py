@@ -34,12 +34,13 @@ def _load(run_dirs: list[Path], out: Path, resamples: int) -> data.Report:
 
 
 def write_report(run_dirs: list[Path], out: Path | None, formats: set[str],
-                 resamples: int = 1000) -> tuple[Path, list[str]]:
+                 resamples: int = 1000) -> tuple[Path, list[str], data.Report]:
     """Check the runs and `out` (default: the first run directory), then write `formats` (of md, html, tex, png,
-    pdf) there; return the folder and the files written, relative to it. HarnessError before any write."""
+    pdf) there; return the folder, the files written (relative to it) and the report they render. HarnessError
+    before any write."""
     _check_out(run_dirs, out)
-    report = _load(run_dirs, out or run_dirs[0], resamples)
     out = out or run_dirs[0]
+    report = _load(run_dirs, out, resamples)
     out.mkdir(parents=True, exist_ok=True)
     written = plots.render_all(report, out, formats & {"png", "pdf"}) if formats & {"png", "pdf", "html", "md"} else []
     if "md" in formats:
@@ -51,4 +52,4 @@ def write_report(run_dirs: list[Path], out: Path | None, formats: set[str],
     if "html" in formats:
         results.atomic_write_text(out / "report.html", html.render(report, out, written))
         written.append("report.html")
-    return out, written
+    return out, written, report

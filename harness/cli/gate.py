@@ -34,7 +34,7 @@ def _cmd_gate(a) -> int:
             require_file(path, flag)  # before judging: a broken pipeline must not look like a failed gate
             refuse_onto(path, flag, reads)
             refuse_inside_inputs(path, flag, run)
-    run, verdicts = judge(a.run, a.rules, a.baseline, a.registry)
+    run, verdicts = judge(a.run, a.rules, a.baseline, a.registry, run=run)
     print(gate_output.console(verdicts))
     gate_output.write_all(verdicts, run, a.junit, a.json)
     return 0 if all(r.passed for r in verdicts) else 1

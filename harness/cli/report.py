@@ -49,7 +49,7 @@ def _cmd_report(a) -> int:
         raise HarnessError(f"--resamples {a.resamples}: must be >= 1")
     from reports.write import write_report
 
-    out, written = write_report(a.runs, a.out, formats, resamples=a.resamples)
+    out, written, _ = write_report(a.runs, a.out, formats, resamples=a.resamples)
     print(f"wrote {len(written)} files to {out} in {time.perf_counter() - t0:.1f}s: {', '.join(written)}", file=sys.stderr)
     return 0
 

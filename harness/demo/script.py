@@ -144,7 +144,7 @@ def _evaluate(out: Path, stages: Stages, world: dict, base: Path, adapter: Path,
     return run_dir
 
 
-def _report_and_gate(run_dir: Path) -> list:
+def _report_and_gate(run_dir: Path) -> tuple:
     """The functions `harness report RUN` and `harness gate RUN --rules gates.yaml --junit RUN/gate.xml --json
     RUN/gate.json` call, so that the demo shows exactly what the commands do."""
     from harness.gate import output as gate_output
@@ -152,23 +152,21 @@ def _report_and_gate(run_dir: Path) -> list:
     from reports.write import write_report
 
     _step(4, "harness report: Markdown, HTML, LaTeX, plots")
-    write_report([run_dir], run_dir, {"md", "html", "tex", "png"})
+    _, _, report = write_report([run_dir], run_dir, {"md", "html", "tex", "png"})
     _step(5, f"harness gate: {DEMO_RULES.name}")
     run_doc, verdicts = judge(run_dir, DEMO_RULES)
     gate_output.write_all(verdicts, run_doc, run_dir / "gate.xml", run_dir / "gate.json")
     print(gate_output.console(verdicts))
-    return verdicts
+    return report, verdicts
 
 
-def _summary(out: Path, base: Path, adapter: Path, run_dir: Path, verdicts: list, t_start: float) -> None:
+def _summary(out: Path, base: Path, adapter: Path, run_dir: Path, report, verdicts: list, t_start: float) -> None:
     import torch
 
-    from reports import data as report_data
     from reports import document
 
     print("\nheadline (adapter - base on the same documents, 95% CI, * p<0.05):")
-    # Read again rather than returned by write_report, which hands back only what it wrote; the run is unchanged.
-    print(document.console(document.headline_table(report_data.load([run_dir]))))
+    print(document.console(document.headline_table(report)))
     print(f"\nnumbers from torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()} kernels, "
           f"{torch.get_num_threads()} thread; the README's: torch 2.13.0+cpu, AVX2 kernels (pinned by the demo on "
           "x86-64), 1 thread, the versions of constraints.txt")
@@ -194,6 +192,6 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> int:
     world, base = _world_and_base(out, stages, seed, quick)
     adapter = _adapter(out, stages, world, base, seed, quick)
     run_dir = _evaluate(out, stages, world, base, adapter, seed)
-    verdicts = _report_and_gate(run_dir)
-    _summary(out, base, adapter, run_dir, verdicts, t_start)
+    report, verdicts = _report_and_gate(run_dir)
+    _summary(out, base, adapter, run_dir, report, verdicts, t_start)
     return 0

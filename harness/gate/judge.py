@@ -15,10 +15,11 @@ __all__ = ["evaluate", "judge", "load_rules", "resolve_baseline", "validate"]
 
 
 def judge(run_dir: Path, rules_path: Path, baseline: str | None = None,
-          registry: Path | None = None) -> tuple[dict, list]:
-    """Load the run, the rules and the baseline; validate (raise harness.core.errors.ConfigError(problems,
-    what="gate rules") when invalid); evaluate. Returns (run document, verdicts)."""
-    run = results.load_run(run_dir)
+          registry: Path | None = None, run: dict | None = None) -> tuple[dict, list]:
+    """Load the run (unless the caller has: `run`), the rules and the baseline; validate (raise
+    harness.core.errors.ConfigError(problems, what="gate rules") when invalid); evaluate. Returns (run document,
+    verdicts)."""
+    run = run if run is not None else results.load_run(run_dir)
     rules = load_rules(rules_path)
     baseline_run, baseline_dir = resolve_baseline(baseline, run, registry)
     problems = validate(rules, run, baseline_run, str(rules_path))
