@@ -153,7 +153,7 @@ def test_harness_run_per_subject_and_macro(tiny_model, tiny_adapters, mmlu, tmp_
     compared = {c["metric"] for c in run["comparisons"]}
     assert {"acc", "acc_macro"} | {f"acc[{s}]" for s in SUBJECTS} <= compared
     tests = {c["metric"]: c["test"] for c in run["comparisons"]}
-    assert tests["acc"] == "mcnemar-exact" and tests["acc_macro"] == stats.N_TOO_SMALL  # 18 questions < 20
+    assert tests["acc"] == "tango-score" and tests["acc_macro"] == stats.N_TOO_SMALL  # 18 questions < 20
     assert tests["acc[high_school_math]"] == stats.N_TOO_SMALL  # 3 questions: no CI, no p-value
     assert all(c["ci95"] is None and c["p_value"] is None for c in run["comparisons"] if c["test"] == stats.N_TOO_SMALL)
     for c in run["comparisons"]:  # the delta is the difference of the two arms' scores

@@ -106,3 +106,31 @@ def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path, monkeypatch, ca
     assert main(["report", str(golden), "--out", str(tmp_path / "rep"), "--format", "md"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"error: {tmp_path / 'rep' / 'report.md'}: No space left on device")
+
+
+def test_missing_per_document_values_are_left_out_counted_and_the_run_stays_readable(tmp_path):
+    """A document whose value is null (a metric that could not be computed for it) is left out of that comparison
+    and counted; run.json stays valid and loads back; the report renders."""
+    import shutil
+
+    from harness.core import comparisons
+    from reports.write import write_report
+
+    d = tmp_path / "run"
+    shutil.copytree(Path(__file__).parent / "data" / "golden_run", d)
+    rows = results.read_samples(d, "lora_r8", "general_qa")
+    for r in rows[:3]:
+        r["metrics"]["exact_match"] = None
+    results.write_jsonl(results.samples_path(d, "lora_r8", "general_qa"), rows)
+    run = comparisons.fill(results.load_run(d), d, resamples=200)
+    c = next(c for c in run["comparisons"] if (c["task"], c["metric"], c["arm"]) == ("general_qa", "exact_match", "lora_r8"))
+    base = [r["metrics"]["exact_match"] for r in results.read_samples(d, "base", "general_qa")]
+    tuned = [r["metrics"]["exact_match"] for r in rows]
+    kept = [(b, t) for b, t in zip(base, tuned) if t is not None]
+    assert c["n"] == 27 and c["n_missing"] == 3
+    assert c["delta"] == pytest.approx(sum(t - b for b, t in kept) / 27) and c["p_value"] is not None
+    assert not results.validate_run(run)
+    results.write_json(d / "run.json", run)
+    assert results.load_run(d)["comparisons"]
+    _, written, _ = write_report([d], tmp_path / "out", {"md"})
+    assert "report.md" in written

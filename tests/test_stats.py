@@ -1,4 +1,5 @@
-"""Paired statistics: A/A comparisons, planted differences, exact McNemar, corpus-level CIs."""
+"""Paired statistics: A/A comparisons, planted differences, Tango's score interval against an independent
+computation, clusters, missing values, multiplicity, power, corpus-level CIs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from harness.core import aggregations, signflip, stats
+from harness.core import aggregations, score, stats
 from tasks.yelp import utils as yelp
 
 
@@ -26,10 +27,10 @@ def test_independent_draws_from_one_distribution():
     rng = np.random.default_rng(42)
     a, b = rng.normal(0.5, 0.2, 400).tolist(), rng.normal(0.5, 0.2, 400).tolist()
     c = stats.compare(a, b)
-    assert c.ci95[0] <= 0 <= c.ci95[1] and c.p_value >= 0.05 and c.test == "sign-flip"
+    assert c.ci95[0] <= 0 <= c.ci95[1] and c.p_value >= 0.05 and c.test == "tango-score"
     x, y = rng.integers(0, 2, 400).tolist(), rng.integers(0, 2, 400).tolist()
     c = stats.compare(x, y)
-    assert c.ci95[0] <= 0 <= c.ci95[1] and c.p_value >= 0.05 and c.test == "mcnemar-exact"
+    assert c.ci95[0] <= 0 <= c.ci95[1] and c.p_value >= 0.05 and c.test == "tango-score"
 
 
 @pytest.mark.parametrize("kind", ["binary", "continuous", "f1_macro"])
@@ -65,44 +66,143 @@ def test_planted_difference_is_detected():
     assert c.delta == pytest.approx(yelp.f1_macro(t) - yelp.f1_macro(b))
 
 
-def mcnemar_exact(a, b) -> float:
-    """The textbook exact McNemar p-value, independent of harness.core.stats: scipy's two-sided binomial test of the
-    discordant pairs at 1/2."""
+def tango_by_optimisation(x: int, y: int, n: int) -> tuple[float, list[float]]:
+    """Tango's interval computed independently of harness.core.score: the restricted MLE by numerical
+    maximisation of the multinomial likelihood, the bounds by root finding on |Z| = 1.96; and McNemar's score p."""
+    import math
+
+    from scipy.optimize import brentq, minimize_scalar
+    from scipy.stats import chi2
+
+    def z(d0):
+        def nll(q):
+            cells = (q + d0, q, 1 - 2 * q - d0)
+            return -sum(k * math.log(c) for k, c in zip((x, y, n - x - y), cells) if k) if min(cells) > 0 else 1e18
+        lo, hi = max(0.0, -d0) + 1e-13, (1 - d0) / 2 - 1e-13
+        q = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-13}).x
+        return (x - y - n * d0) / math.sqrt(n * (2 * q + d0 * (1 - d0)))
+
+    est = (x - y) / n
+    bounds = [brentq(lambda d: abs(z(d)) - 1.959964, -0.999999, est) if abs(z(-0.999999)) > 1.96 else -1.0,
+              brentq(lambda d: abs(z(d)) - 1.959964, est, 0.999999) if abs(z(0.999999)) > 1.96 else 1.0]
+    p = 1.0 if x + y == 0 else float(chi2.sf((x - y) ** 2 / (x + y), 1))  # McNemar without continuity correction
+    return p, bounds
+
+
+def mcnemar_mid_p(x: int, y: int) -> float:
+    """McNemar's exact test, mid-p: the two-sided binomial tail at 1/2 less the observed table's probability."""
+    from scipy.stats import binom
+
+    m, k = x + y, max(x, y)
+    if m == 0 or x == y:
+        return 1.0
+    return float(min(1.0, 2 * (binom.sf(k - 1, m, 0.5) - 0.5 * binom.pmf(k, m, 0.5))))
+
+
+@pytest.mark.parametrize("x,y,n", [(8, 2, 20), (0, 0, 40), (1, 0, 40), (3, 1, 40), (12, 30, 100), (0, 5, 12),
+                                   (30, 0, 40), (7, 7, 1000)])
+def test_binary_comparison_is_tangos_interval_and_mcnemars_score_test(x, y, n):
+    base = [0] * x + [1] * y + [1] * ((n - x - y) // 2) + [0] * (n - x - y - (n - x - y) // 2)
+    tuned = [1] * x + [0] * y + [1] * ((n - x - y) // 2) + [0] * (n - x - y - (n - x - y) // 2)
+    c = stats.compare(base, tuned)
+    p_score, (lo, hi) = tango_by_optimisation(x, y, n)
+    p = max(p_score, mcnemar_mid_p(x, y))  # significant only when the exact test (mid-p) agrees
+    assert c.test == "tango-score" and c.delta == pytest.approx((x - y) / n)
+    assert c.p_value == pytest.approx(p, rel=1e-9)
+    if p_score < 0.05 <= p:  # the tests disagree: the interval reaches 0 on the side of the estimate
+        lo, hi = (min(lo, 0.0), max(hi, 0.0))
+    assert c.ci95 == pytest.approx([lo, hi], abs=2e-6)
+    assert (c.p_value < 0.05) == (not c.ci95[0] <= 0 <= c.ci95[1])  # one procedure: CI and p agree
+
+
+def test_no_change_is_not_a_zero_width_interval():
+    """0 of 40 answers changed: the data cannot rule out a few changes; the interval says so (about +-z^2/n)."""
+    c = stats.compare([1] * 20 + [0] * 20, [1] * 20 + [0] * 20)
+    assert c.delta == 0 and c.p_value == 1.0
+    assert c.ci95[0] == pytest.approx(-c.ci95[1]) and 0.08 < c.ci95[1] < 0.1
+    one_up = stats.compare([0] * 40, [1] + [0] * 39)
+    assert one_up.p_value > 0.05 and one_up.ci95[0] < 0 < one_up.ci95[1]  # not [0.000, +0.067] with p = 1
+
+
+def test_continuous_values_use_effective_counts():
+    """Token-F1-like differences: the score interval on effective counts; with values in {-1, 0, 1} it is exactly
+    the 0/1 interval, and scaling every difference by s scales the interval by s."""
+    d = np.array([1.0] * 6 + [-1.0] * 2 + [0.0] * 32)
+    scaled = score.score_compare(d * 0.25)
+    plain = score.score_compare(d)
+    assert scaled.ci95 == pytest.approx([v * 0.25 for v in plain.ci95]) and scaled.p_value == pytest.approx(plain.p_value)
+    rng = np.random.default_rng(3)
+    base = np.where(rng.random(60) < 0.8, 0.5, rng.random(60))
+    tuned = np.where(rng.random(60) < 0.85, base, rng.random(60))
+    c = stats.compare(base.tolist(), tuned.tolist())
+    diff = tuned - base
+    assert c.delta == pytest.approx(diff.mean())
+    # at 0 the score test is the normal approximation of the sign-flip test, sum(d) / sqrt(sum(d^2)); p is never
+    # below it (the exact test on effective counts must agree)
+    from scipy.stats import norm
+
+    assert c.p_value >= 2 * norm.sf(abs(diff.sum()) / np.sqrt(np.sum(diff ** 2))) - 1e-12
+
+
+def test_clusters_widen_the_interval_by_the_design_effect():
+    """Five questions per document, answers that change together: the design effect (cluster variance over
+    independent variance, computed here by hand) divides the counts, and the interval widens."""
+    rng = np.random.default_rng(7)
+    clusters = [f"page{i // 5}" for i in range(100)]
+    doc_effect = np.repeat(rng.random(20) < 0.3, 5)
+    base = np.zeros(100)
+    tuned = np.where(doc_effect, 1.0, 0.0)
+    independent = stats.compare(base.tolist(), tuned.tolist())
+    clustered = stats.compare(base.tolist(), tuned.tolist(), clusters=clusters)
+    d = tuned - base
+    totals = np.array([np.sum(d[i * 5:(i + 1) * 5] - d.mean()) for i in range(20)])
+    deff = (np.sum(totals ** 2) * 20 / 19) / (np.sum((d - d.mean()) ** 2) * 100 / 99)
+    assert clustered.n_clusters == 20 and independent.n_clusters is None
+    assert f"design effect {deff:.2f}" in clustered.test
+    assert clustered.ci95[1] - clustered.ci95[0] > independent.ci95[1] - independent.ci95[0]
+    assert clustered.var_unit == pytest.approx(independent.var_unit * deff)
+    few = stats.compare(base[:40].tolist(), tuned[:40].tolist(), clusters=clusters[:40])
+    assert few.test == stats.N_TOO_SMALL and few.n_clusters == 8  # fewer than MIN_CLUSTERS: no interval
+
+
+def test_missing_values_are_left_out_and_counted():
+    base = [1, 0, None, 1, float("nan")] + [1, 0] * 10
+    tuned = [1, 1, 1, None, 0] + [1, 0] * 10
+    c = stats.compare(base, tuned)
+    assert c.n == 22 and c.n_missing == 3 and c.p_value is not None and np.isfinite(c.delta)
+    assert c.delta == pytest.approx(1 / 22)
+    assert stats.value_ci([None] * 3 + [1, 0] * 10) == pytest.approx(stats.value_ci([1, 0] * 10))
+
+
+def test_holm_and_bh_against_hand_computation():
+    p = [0.01, 0.04, None, 0.03, 0.2]
+    holm = stats.adjust(p, "holm")
+    # sorted 0.01, 0.03, 0.04, 0.2 with m = 4: 0.04, 0.09, max(0.09, 0.08), 0.2
+    assert holm == pytest.approx([0.04, 0.09, None, 0.09, 0.2])
+    bh = stats.adjust(p, "bh")
+    # 0.2*4/4 = 0.2; 0.04*4/3 = 0.0533; 0.03*4/2 = 0.06 -> min(0.06, 0.0533); 0.01*4/1 = 0.04
+    assert bh == pytest.approx([0.04, 0.04 * 4 / 3, None, 0.04 * 4 / 3, 0.2])
+    with pytest.raises(ValueError):
+        stats.adjust(p, "bonferonni")
+
+
+def test_mde_and_n_needed_are_the_normal_approximation():
+    from scipy.stats import norm
+
+    base, tuned = [0] * 60, [1] * 4 + [0] * 2 + [0] * 54  # 4 gains, 0 losses... and 2 documents unchanged at 0
+    c = stats.compare(base, tuned)
+    z = norm.isf(0.025) + norm.ppf(0.8)
+    assert c.var_unit == pytest.approx(4 / 60) and c.mde == pytest.approx(z * np.sqrt(4 / 60 / 60))
+    assert stats.n_needed(c.var_unit, 0.05) == int(np.ceil(z * z * (4 / 60) / 0.05 ** 2))
+
+
+def test_wilson_interval_for_proportions():
     from scipy.stats import binomtest
 
-    a, b = np.asarray(a), np.asarray(b)
-    only_b, only_a = int(np.sum((b == 1) & (a == 0))), int(np.sum((a == 1) & (b == 0)))
-    return 1.0 if only_a + only_b == 0 else float(binomtest(only_b, only_a + only_b, 0.5).pvalue)
-
-
-def test_mcnemar_equals_hand_computed_binomial():
-    # 8 documents only the adapter gets right, 2 only the base: p = 2 * P(X <= 2), X ~ Bin(10, 1/2)
-    base = [1, 1] + [0] * 8 + [1] * 5 + [0] * 5
-    tuned = [0, 0] + [1] * 8 + [1] * 5 + [0] * 5
-    assert mcnemar_exact(base, tuned) == pytest.approx(2 * (1 + 10 + 45) / 1024)
-    c = stats.compare(base, tuned)
-    assert c.test == "mcnemar-exact" and c.p_value == pytest.approx(0.109375)
-    assert c.ci95[0] <= 0 <= c.ci95[1]  # not significant: the CI, being the same test inverted, covers 0
-    assert mcnemar_exact([1, 0], [1, 0]) == 1.0
-
-
-def test_binary_signflip_is_exact_mcnemar_and_its_inversion_is_consistent():
-    """The exact sign-flip p-value of 0/1 differences at shift 0 is the exact McNemar p-value, and at other shifts it
-    equals the brute-force enumeration of every sign pattern (n = 12: 4096 patterns)."""
-    rng = np.random.default_rng(5)
-    for _ in range(20):
-        a, b = rng.integers(0, 2, 12), rng.integers(0, 2, 12)
-        d = (b - a).astype(float)
-        signs = signflip.sign_matrix(12, 0, None)
-        c_pos, c_neg = int((d == 1).sum()), int((d == -1).sum())
-        assert signflip.binary_p(c_pos, c_neg, 12 - c_pos - c_neg, 0.0) == pytest.approx(mcnemar_exact(a, b))
-        for shift in (-0.3, -0.05, 0.1, 0.25):
-            assert signflip.binary_p(c_pos, c_neg, 12 - c_pos - c_neg, shift) == pytest.approx(
-                signflip.signflip_p(d, shift, signs, exact=True)), shift
-        c = stats.compare(a.tolist(), b.tolist())
-        assert (c.p_value < 0.05) == (not c.ci95[0] <= 0 <= c.ci95[1])
-        # the CI bounds are where the test starts to reject
-        assert signflip.binary_p(c_pos, c_neg, 12 - c_pos - c_neg, c.ci95[0] + 1e-6) >= 0.05 or c.p_value < 0.05
+    for k, n in ((40, 40), (0, 12), (7, 20), (97, 100)):
+        got = stats.value_ci([1] * k + [0] * (n - k))
+        ref = binomtest(k, n).proportion_ci(0.95, method="wilson")
+        assert got == pytest.approx([ref.low, ref.high], abs=1e-9)
 
 
 def test_vectorised_f1_equals_sklearn_on_resamples():
@@ -138,7 +238,7 @@ def test_corpus_f1_ci_is_not_a_mean_of_samples_ci():
 
 
 def test_value_ci_and_unknown_aggregation():
-    assert stats.value_ci([1.0] * 10) == [1.0, 1.0]
+    assert stats.value_ci([1.0] * 10)[1] == 1.0 and stats.value_ci([1.0] * 10)[0] < 1.0  # Wilson, not [1, 1]
     assert stats.value_ci([1.0] * (stats.MIN_PAIRS - 1)) is None  # too few documents for any interval
     lo, hi = stats.value_ci([[-2.0, 1], [-4.0, 2]] * 5, "weighted_perplexity")
     assert lo <= np.exp(6 / 3) <= hi
@@ -146,18 +246,34 @@ def test_value_ci_and_unknown_aggregation():
     assert stats.compare([], []) is None
 
 
-def test_zero_resamples_keeps_the_exact_tests():
-    """--resamples 0 is documented, not silent: exact tests need no resampling and still decide; the others say so."""
+def test_zero_resamples_keeps_the_closed_form_tests():
+    """--resamples 0 is documented, not silent: score intervals need no resampling and still decide; corpus
+    metrics say so."""
     rng = np.random.default_rng(2)
     binary = stats.compare(rng.integers(0, 2, 200).tolist(), rng.integers(0, 2, 200).tolist(), resamples=0)
-    assert binary.test == "mcnemar-exact" and binary.p_value is not None and binary.ci95 is not None
-    small = stats.compare(rng.random(12).tolist(), rng.random(12).tolist(), resamples=0)
-    assert small.test == "sign-flip-exact" and small.p_value is not None
-    big = stats.compare(rng.random(50).tolist(), rng.random(50).tolist(), resamples=0)
-    assert big.test == "sign-flip (needs --resamples > 0)" and big.p_value is None and big.ci95 is None
+    assert binary.test == "tango-score" and binary.p_value is not None and binary.ci95 is not None
+    cont = stats.compare(rng.random(50).tolist(), rng.random(50).tolist(), resamples=0)
+    assert cont.p_value is not None and cont.mc_error is None
     pairs = [[int(g), int(g)] for g in rng.integers(0, 5, 50)]
     corpus = stats.compare(pairs, pairs, "f1_macro", resamples=0)
     assert corpus.test.endswith("(needs --resamples > 0)") and corpus.p_value is None
+
+
+def test_resampled_p_near_the_threshold_gets_more_resamples():
+    """A corpus comparison whose p sits near 0.05 is resampled until its Monte Carlo error cannot flip it, so
+    the verdict is the same for every seed."""
+    rng = np.random.default_rng(11)
+    gold = rng.integers(0, 5, 200)
+    b = [[int(g), int(g) if rng.random() < 0.45 else int(rng.integers(0, 5))] for g in gold]
+    t = [[int(g), int(g) if rng.random() < 0.52 else int(rng.integers(0, 5))] for g in gold]
+    verdicts = set()
+    for seed in range(6):
+        c = stats.compare(b, t, "f1_macro", resamples=500, seed=seed)
+        assert c.mc_error is not None and c.resamples >= 500
+        if abs(c.p_value - 0.05) <= 2 * c.mc_error:
+            assert c.resamples == 32_000  # only at the cap may p still sit within its error of the threshold
+        verdicts.add(c.p_value < 0.05)
+    assert len(verdicts) == 1
 
 
 def test_vectorised_class_f1_equals_scikit_learn_on_random_samples():

@@ -19,6 +19,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--format", default="md,html,tex,png,pdf", help="comma-separated: md, html, tex, png, pdf")
     p.add_argument("--out", type=user_path, help="output folder (default: the first run directory)")
     p.add_argument("--resamples", type=int, default=1000, help="resamples when comparisons must be (re)computed")
+    p.add_argument("--multiplicity", choices=("holm", "bh"),
+                   help="recompute the stars with this adjustment: holm (family-wise error) or bh (false discovery "
+                        "rate); default: as the run recorded")
     p.set_defaults(func=_cmd_report)
     b = sub.add_parser("blind", help="blind A/B rating sheets: export, then score the filled-in sheet")
     bs = b.add_subparsers(dest="blind_command", metavar="ACTION", required=True)
@@ -49,7 +52,7 @@ def _cmd_report(a) -> int:
         raise HarnessError(f"--resamples {a.resamples}: must be >= 1")
     from reports.write import write_report
 
-    out, written, _ = write_report(a.runs, a.out, formats, resamples=a.resamples)
+    out, written, _ = write_report(a.runs, a.out, formats, resamples=a.resamples, multiplicity=a.multiplicity)
     print(f"wrote {len(written)} files to {out} in {time.perf_counter() - t0:.1f}s: {', '.join(written)}", file=sys.stderr)
     return 0
 

@@ -61,7 +61,10 @@ def _scoring_flags(p) -> None:
     p.add_argument("--bootstrap-iters", type=int, default=1000, help="lm-eval's stderr bootstrap iterations (default 1000)")
     p.add_argument("--resamples", type=int, default=1000,
                    help="bootstrap / permutation resamples for the paired comparisons (default 1000); 0 keeps only "
-                        "the exact tests")
+                        "the closed-form tests")
+    p.add_argument("--multiplicity", choices=("holm", "bh"), default="holm",
+                   help="how significance stars survive many comparisons: holm (family-wise error, the default) or "
+                        "bh (Benjamini-Hochberg false discovery rate)")
     p.add_argument("--no-cache", action="store_true", help="recompute every response (the per-arm cache is bypassed)")
     p.add_argument("--cache-dir", type=user_path, help="response cache folder (default $HARNESS_CACHE_DIR or ~/.cache/harness)")
     p.add_argument("--force", action="store_true", help="replace a complete run already in --out")
@@ -89,7 +92,7 @@ def command(a) -> int:
         device=a.device, load_in_4bit=a.load_in_4bit, trust_remote_code=a.trust_remote_code,
         allow_pickle=a.allow_pickle, limit=a.limit, batch_size=a.batch_size, max_gen_toks=a.max_gen_toks,
         seed=a.seed, apply_chat_template=a.apply_chat_template, num_fewshot=a.num_fewshot, use_cache=not a.no_cache,
-        cache_dir=a.cache_dir or default_cache_dir(), bootstrap_iters=a.bootstrap_iters, resamples=a.resamples, force=a.force,
+        cache_dir=a.cache_dir or default_cache_dir(), bootstrap_iters=a.bootstrap_iters, resamples=a.resamples, multiplicity=a.multiplicity, force=a.force,
         data=dict(a.data), task_meta={k: meta_value(v) for k, v in a.task_meta},
         registry=a.registry, use_registry=not a.no_registry, engine=a.engine,
         tensor_parallel_size=a.tensor_parallel_size, data_parallel_size=a.data_parallel_size,

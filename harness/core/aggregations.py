@@ -3,7 +3,7 @@ ROUGE, macro by group, ...) registered by its family in tasks.resampling, so add
 
 For statistics an aggregation comes in up to three forms: the function itself (applied to each resample when
 there is nothing faster), a vectorised form (per-document values -> array (n, ...); (R, n, ...) -> (R,)), and
-per-document numbers whose mean is the metric (which the exact sign-flip test handles instead of the bootstrap).
+per-document numbers whose mean is the metric (which the score interval handles instead of the bootstrap).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from harness.core.decision import (
     EXACT_MAX_N,
     MIN_PAIRS_CORPUS,
     N_TOO_SMALL,
+    POWER_Z,
     Comparison,
     all_patterns,
     consistent,
@@ -63,7 +64,8 @@ def swap_p(a: np.ndarray, b: np.ndarray, reduce, delta: float, resamples: int, r
 def bootstrap_decision(delta: float, boot: np.ndarray, n: int, p_swap: float) -> Comparison:
     """Corpus metrics: significant only when the paired permutation test (exact under 'the arms are the same') and
     the expanded bootstrap interval both reject; p is the larger of the two p-values and the CI is widened to 0
-    when they do not both reject, so CI and p agree and A/A false alarms stay at or below the permutation test's."""
+    when they do not both reject, so CI and p agree and A/A false alarms stay at or below the permutation test's.
+    `n` is the number of units resampled (documents, or clusters)."""
     boot = boot[np.isfinite(boot)]
     if not len(boot):
         return Comparison(float(delta), None, None, TEST, n)
@@ -77,14 +79,54 @@ def bootstrap_decision(delta: float, boot: np.ndarray, n: int, p_swap: float) ->
     return out
 
 
-def corpus_compare(a: np.ndarray, b: np.ndarray, reduce, resamples: int, rng) -> Comparison:
-    """tuned (b) - base (a) for a corpus metric, from the arms' per-document arrays (n, ...)."""
+def resample_index(n: int, resamples: int, rng, clusters: np.ndarray | None) -> list[np.ndarray]:
+    """Bootstrap resamples of document indices, as (R', size) blocks: documents drawn with replacement, or whole
+    clusters drawn with replacement (blocks grouped by the resample's size, which then varies)."""
+    if clusters is None:
+        return [rng.integers(0, n, size=(resamples, n))]
+    _, inverse = np.unique(clusters, return_inverse=True)
+    k = int(inverse.max()) + 1
+    members = [np.flatnonzero(inverse == c) for c in range(k)]
+    drawn = [np.concatenate([members[c] for c in row]) for row in rng.integers(0, k, size=(resamples, k))]
+    by_size: dict[int, list[np.ndarray]] = {}
+    for idx in drawn:
+        by_size.setdefault(len(idx), []).append(idx)
+    return [np.stack(block) for block in by_size.values()]
+
+
+MAX_RESAMPLES = 32_000  # resamples are doubled up to this while p is within 2 Monte Carlo errors of alpha
+
+
+def _once(a, b, reduce, delta, resamples, rng, clusters) -> Comparison:
+    boot = np.concatenate([reduce(b[idx]) - reduce(a[idx]) for idx in resample_index(len(a), resamples, rng, clusters)])
+    k = len(a) if clusters is None else len(np.unique(clusters))
+    out = bootstrap_decision(delta, boot, k, swap_p(a, b, reduce, delta, resamples, rng))
+    out.n = len(a)
+    sd = float(np.std(boot[np.isfinite(boot)])) if np.isfinite(boot).any() else None
+    out.var_unit = None if sd is None else sd * sd * len(a)
+    out.mde = None if sd is None else POWER_Z * sd
+    return out
+
+
+def corpus_compare(a: np.ndarray, b: np.ndarray, reduce, resamples: int, rng, clusters=None) -> Comparison:
+    """tuned (b) - base (a) for a corpus metric, from the arms' per-document arrays (n, ...). With cluster keys the
+    bootstrap draws whole clusters. Resamples are added while p sits within two Monte Carlo errors of alpha, so
+    the verdict does not depend on the seed; the error is recorded."""
     n = len(a)
     delta = float(reduce(b[None])[0] - reduce(a[None])[0])
+    k = None if clusters is None else len(np.unique(clusters))
     if n < MIN_PAIRS_CORPUS:
-        return Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS)
+        return Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS, n_clusters=k)
     if not resamples:
-        return Comparison(delta, None, None, "paired-bootstrap (needs --resamples > 0)", n, MIN_PAIRS_CORPUS)
-    idx = rng.integers(0, n, size=(resamples, n))
-    boot = reduce(b[idx]) - reduce(a[idx])
-    return bootstrap_decision(delta, boot, n, swap_p(a, b, reduce, delta, resamples, rng))
+        return Comparison(delta, None, None, "paired-bootstrap (needs --resamples > 0)", n, MIN_PAIRS_CORPUS, n_clusters=k)
+    while True:
+        out = _once(a, b, reduce, delta, resamples, rng, clusters)
+        p = out.p_value
+        mc = None if p is None else math.sqrt(max(p * (1 - p), 1e-12) / resamples)
+        if p is None or abs(p - ALPHA) > 2 * mc or resamples * 2 > MAX_RESAMPLES:
+            break
+        resamples *= 2
+    out.mc_error, out.resamples, out.n_clusters = mc, resamples, k
+    if k is not None:
+        out.test = f"{TEST} (clustered: {k} clusters)"
+    return out

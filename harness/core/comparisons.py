@@ -13,7 +13,8 @@ from harness.core.arms import BASE_ARM, adapter_arms
 
 
 def doc_values(rows: list[dict], metric: str, flt: str | None, key: str = "doc_id") -> dict:
-    """Per-document values of one metric (and filter), keyed by doc_id (or doc_hash, across runs)."""
+    """Per-document values of one metric (and filter), keyed by doc_id (or doc_hash, across runs); a document
+    whose row has the metric as null is kept, as None (the comparison counts it missing)."""
     out = {}
     for r in rows:
         if flt is not None and r.get("filter") not in (flt, None):
@@ -23,11 +24,19 @@ def doc_values(rows: list[dict], metric: str, flt: str | None, key: str = "doc_i
     return out
 
 
+def doc_clusters(rows: list[dict], key: str = "doc_id") -> dict | None:
+    """The cluster key of each document (a task's `cluster` field, e.g. docqa's source page), or None when the
+    task declares none: then every document is its own unit."""
+    out = {r[key]: r["cluster"] for r in rows if r.get("cluster") is not None}
+    return out or None
+
+
 def aggregation(run: dict, task: str, metric: str) -> str:
     """How a task aggregates a metric (a score row's metric, filter suffix and all), as recorded in run.json."""
     return (run["tasks"].get(task, {}).get("aggregations") or {}).get(metric.split(":")[0], "mean")
 
 
+VERSION = 2  # the statistical contract run.json's comparisons follow; a report recomputes older ones in memory
 GROUPED = "macro_by_group"  # per-document values are [group, value]; the task's score is the mean of group means
 
 
@@ -55,7 +64,28 @@ def add_group_scores(run: dict, samples) -> None:
     run["scores"] += extra
 
 
-def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = 0) -> dict:
+def _family(comparisons: list[dict], method: str) -> int:
+    """Adjust the p-values of the run's family (every adapter-vs-base comparison but the descriptive per-group
+    rows) in place; `significant` follows the adjusted p. Returns the family's size."""
+    family = [c for c in comparisons if c["family"]]
+    for c, p in zip(family, stats.adjust([c["p_value"] for c in family], method)):
+        c["p_adjusted"] = p
+        c["significant"] = p is not None and p < stats.ALPHA
+    return sum(c["p_value"] is not None for c in family)
+
+
+def _record(s: dict, arm: str, c, run: dict) -> dict:
+    return {
+        "task": s["task"], "metric": s["metric"], "arm": arm, "vs": BASE_ARM, "delta": c.delta,
+        "ci95": c.ci95, "p_value": c.p_value, "p_adjusted": None, "significant": False, "family": "group" not in s,
+        "test": c.test, "n": c.n, "n_clusters": c.n_clusters, "n_missing": c.n_missing, "mde": c.mde,
+        "var_unit": c.var_unit, "mc_error": c.mc_error, "resamples": c.resamples,
+        "n_too_small": c.test == stats.N_TOO_SMALL, "min_n": c.min_n,
+        "unit": run["tasks"].get(s["task"], {}).get("unit", "document"), "higher_is_better": s.get("higher_is_better"),
+    }
+
+
+def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = stats.SEED, multiplicity: str = "holm") -> dict:
     """Compute every (task, metric, adapter arm) comparison against the base arm, in place; returns `run`."""
     cache: dict[tuple[str, str], list[dict]] = {}
 
@@ -82,28 +112,30 @@ def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = 0) -> dict
     comparisons = []
     for s in run["scores"]:
         values, agg = metric_values(s, s["arm"])
+        clusters = doc_clusters(samples(s["arm"], s["task"]))
         if s.get("ci95") is None and values:
-            s["ci95"] = stats.value_ci(list(values.values()), agg, resamples, seed)
+            docs = list(values)
+            s["ci95"] = stats.value_ci([values[d] for d in docs], agg, resamples, seed,
+                                       None if clusters is None else [clusters.get(d, d) for d in docs])
         if s["arm"] != BASE_ARM:
             continue
         for arm in adapter_arms(run):
             tuned, _ = metric_values(s, arm)
             docs = sorted(set(values) & set(tuned))
-            c = stats.compare([values[d] for d in docs], [tuned[d] for d in docs], agg, resamples, seed)
-            if c is None:
-                continue
-            comparisons.append({
-                "task": s["task"], "metric": s["metric"], "arm": arm, "vs": BASE_ARM, "delta": c.delta,
-                "ci95": c.ci95, "p_value": c.p_value, "test": c.test, "n": c.n,
-                "significant": c.significant, "n_too_small": c.test == stats.N_TOO_SMALL, "min_n": c.min_n,
-                "unit": run["tasks"].get(s["task"], {}).get("unit", "document"),
-                "higher_is_better": s.get("higher_is_better"),
-            })
+            cl = None if clusters is None else [clusters.get(d, d) for d in docs]
+            c = stats.compare([values[d] for d in docs], [tuned[d] for d in docs], agg, resamples, seed, cl)
+            if c is not None:
+                comparisons.append(_record(s, arm, c, run))
+    size = _family(comparisons, multiplicity)
     run["comparisons"] = comparisons
     run.setdefault("statistics", {}).update({
-        "resamples": resamples, "seed": seed, "alpha": stats.ALPHA, "min_pairs": stats.MIN_PAIRS,
-        "min_pairs_corpus": stats.MIN_PAIRS_CORPUS,
-        "ci": "the test inverted: sign-flip (exact for 0/1 data and n <= 16) for means of per-document values; "
-              "expanded percentile paired bootstrap, significant only with the paired permutation test, for corpus metrics",
+        "version": VERSION, "resamples": resamples, "seed": seed, "alpha": stats.ALPHA, "min_pairs": stats.MIN_PAIRS,
+        "min_pairs_corpus": stats.MIN_PAIRS_CORPUS, "min_clusters": stats.MIN_CLUSTERS,
+        "multiplicity": multiplicity, "family_size": size,
+        "family": f"the run's {size} adapter-vs-base comparisons with a test (per-group rows are descriptive)",
+        "ci": "per comparison, 95%: Tango's score interval (McNemar's score test at 0) for means of per-document "
+              "values, on effective counts for values other than 0/1; the expanded percentile paired bootstrap, "
+              "significant only with the paired permutation test, for corpus metrics; clusters by design effect "
+              "or cluster bootstrap",
     })
     return run

@@ -1,19 +1,24 @@
 """The one decision every comparison makes: the record, its thresholds, and the rule that CI and p-value agree.
 
-A leaf module so that both test families (harness.core.signflip, harness.core.bootstrap) share it without importing
-harness.core.stats, which imports them.
+A leaf module so that both test families (harness.core.score, harness.core.bootstrap) share it without importing
+harness.core.stats, which imports them. Power: every comparison's `mde` and n_needed() for planning use the normal
+approximation (z_{0.975} + z_{0.8}) * standard error.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 ALPHA = 0.05
+POWER = 0.8
+# z_{1 - alpha/2} + z_{power}: an effect this many standard errors away is detected with 80% power at two-sided 5%
+POWER_Z = 1.959963984540054 + 0.8416212335729143
 MIN_PAIRS = 10  # means of per-document values: fewer paired units than this is "n too small" (no CI, no p-value)
 MIN_PAIRS_CORPUS = 20  # corpus metrics: the bootstrap needs more units to cover (see tests/test_stats_simulation.py)
-EXACT_MAX_N = 16  # up to 2**16 sign patterns are enumerated
+EXACT_MAX_N = 16  # up to 2**16 swap patterns are enumerated: the permutation test is exact
 N_TOO_SMALL = "n too small"
 
 
@@ -25,10 +30,34 @@ class Comparison:
     test: str
     n: int
     min_n: int = MIN_PAIRS
+    n_clusters: int | None = None  # None: every document its own unit
+    n_missing: int = 0  # pairs left out because one arm has no value for the document
+    mde: float | None = None  # the effect detectable with 80% power at two-sided 5%, at this n and churn
+    var_unit: float | None = None  # variance of one document's paired difference (design effect included)
+    mc_error: float | None = None  # Monte Carlo standard error of p (resampled tests only)
+    resamples: int | None = None  # resamples actually drawn (resampled tests only)
 
     @property
     def significant(self) -> bool:
         return self.p_value is not None and self.p_value < ALPHA
+
+
+def too_small(n: int | None, min_n: int | None, n_clusters: int | None, min_clusters: int) -> str:
+    """Why a comparison has no verdict: '6 < 20' (documents), or '6 clusters < 10' when its documents are enough
+    but its clusters are not."""
+    min_n = min_n or MIN_PAIRS
+    if n_clusters and (n is None or n >= min_n) and n_clusters < min_clusters:
+        return f"{n_clusters} clusters < {min_clusters}"
+    return f"{n} < {min_n}"
+
+
+def n_needed(var_unit: float, effect: float, power: float = POWER) -> int:
+    """Documents needed to detect `effect` with `power` at two-sided ALPHA, for a per-document variance `var_unit`
+    of the paired difference (the normal approximation every comparison's mde uses)."""
+    from scipy.stats import norm
+
+    z = float(norm.isf(ALPHA / 2) + norm.ppf(power))
+    return max(1, math.ceil(z * z * var_unit / (effect * effect)))
 
 
 def consistent(delta: float, ci: list[float], p: float, test: str, n: int) -> Comparison:

@@ -65,6 +65,7 @@ class RunConfig:
     cache_dir: Path = field(default_factory=default_cache_dir)
     bootstrap_iters: int = 1000
     resamples: int = 1000
+    multiplicity: str = "holm"
     force: bool = False
     data: dict[str, str] = field(default_factory=dict)
     task_meta: dict[str, object] = field(default_factory=dict)
@@ -129,6 +130,8 @@ class RunConfig:
                             "shots for general_mc; give one of them")
         if self.resamples < 0:
             problems.append(f"--resamples {self.resamples}: must be >= 0")
+        if self.multiplicity not in ("holm", "bh"):
+            problems.append(f"--multiplicity {self.multiplicity!r}: choose holm or bh")
         if self.bootstrap_iters < 0:
             problems.append(f"--bootstrap-iters {self.bootstrap_iters}: must be >= 0")
         problems.extend(self._check_engine())

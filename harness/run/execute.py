@@ -42,7 +42,7 @@ def run(cfg: RunConfig) -> Path:
     run_doc["environment"]["engine"] = eng.provenance()
     from harness.core import comparisons
 
-    comparisons.fill(run_doc, cfg.out, resamples=cfg.resamples, seed=cfg.seed)
+    comparisons.fill(run_doc, cfg.out, resamples=cfg.resamples, multiplicity=cfg.multiplicity)
     problems = results.validate_run(run_doc)
     assert not problems, problems  # an invariant of our own writer, not user input
     results.write_json(cfg.out / results.RUN_FILE, run_doc)
