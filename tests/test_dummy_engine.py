@@ -73,3 +73,22 @@ def test_the_engines_preflight_is_asked_before_anything_loads(dummy_engine, tiny
     assert _run(tiny_model, tiny_adapters[:1], "run", "--load-in-4bit") == 2
     assert "the dummy engine has no weights to quantize" in capsys.readouterr().err
     assert not os.path.exists("run")
+
+
+def test_docqa_samples_carry_the_page_as_cluster(dummy_engine, tiny_model, tiny_adapters):
+    """Through lm-eval as run: each docqa sample row names the page its question was asked about (`cluster`), the
+    prompt holds the page's text and nothing of the cluster key, and every arm's rows agree on it."""
+    from pathlib import Path
+
+    for page, text in (("a.md", "Alpha limits are five."), ("b.md", "Beta needs a key.")):
+        Path("docs/g").mkdir(parents=True, exist_ok=True)
+        Path("docs/g", page).write_text(text)
+    Path("qa.csv").write_text("question,answer,document\nLimit?,five,g/a.md\nKey?,a key,g/b.md\nAlpha?,five,g/a.md\n")
+    argv = ["run", "--engine", "dummy", "--base", os.path.relpath(tiny_model), "--adapter",
+            os.path.relpath(tiny_adapters[0]), "--tasks", "docqa", "--data", "docqa=qa.csv", "--data",
+            "docqa_documents=docs", "--out", "run", "--cache-dir", "cache", "--no-registry"]
+    assert main(argv) == 0
+    for arm in ("base", "lora0"):
+        rows = sorted(results.read_samples(Path("run"), arm, "docqa"), key=lambda r: r["doc_id"])
+        assert [r["cluster"] for r in rows] == ["g/a.md", "g/b.md", "g/a.md"]
+        assert "Alpha limits are five." in rows[0]["prompt"] and "g/a.md" not in rows[0]["prompt"]

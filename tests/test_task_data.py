@@ -70,10 +70,62 @@ def test_docqa_needs_data_and_finds_documents(tmp_path):
     (tmp_path / "docs" / "guide" / "doc_source" / "page.md").write_text("# Page\nThe limit is 5.")
     qa = _write(tmp_path, "qa.csv", "\ufeffQuestion,Answer_True,Document_True\nWhat is the limit?,5, guide/page.md\n")
     rows = docqa.load_rows(qa, tmp_path / "docs")
-    assert rows == [{"question": "What is the limit?", "answer": "5", "context": "# Page\nThe limit is 5."}]
+    assert rows == [{"question": "What is the limit?", "answer": "5", "context": "# Page\nThe limit is 5.",
+                     "cluster": "guide/page.md"}]
     bad = _write(tmp_path, "bad.csv", "Question,Answer_True,Document_True\nQ?,A,guide/missing.md\n")
     with pytest.raises(DataError, match="line 2, column 'Document_True': document 'guide/missing.md' not found"):
         docqa.load_rows(bad, tmp_path / "docs")
+
+
+def test_docqa_questions_cluster_by_their_page(tmp_path):
+    """Every question carries the page it was asked about as its cluster (the unit the paired statistics resample):
+    the document column's name, with or without a documents folder; an explicit `cluster` column wins; rows with only
+    a context share a cluster when their context is the same text; with nothing to group by, no cluster field."""
+    (tmp_path / "docs" / "g").mkdir(parents=True)
+    for page in ("a.md", "b.md"):
+        (tmp_path / "docs" / "g" / page).write_text(f"# {page}")
+    qa = _write(tmp_path, "qa.csv", "question,answer,document\nQ1?,A,g/a.md\nQ2?,B,g/b.md\nQ3?,C,g/a.md\nQ4?,D,\n")
+    with_text = docqa.load_rows(qa, tmp_path / "docs")
+    assert [r["cluster"] for r in with_text] == ["g/a.md", "g/b.md", "g/a.md", None]
+    assert [r["context"] for r in with_text] == ["# a.md", "# b.md", "# a.md", ""]
+    names_only = docqa.load_rows(qa)  # no documents folder: the page's name still groups its questions
+    assert [r["cluster"] for r in names_only] == ["g/a.md", "g/b.md", "g/a.md", None]
+    assert all(r["context"] == "" for r in names_only)
+    own = _write(tmp_path, "own.jsonl", "".join(json.dumps(r) + "\n" for r in [
+        {"question": "Q1?", "answer": "A", "document": "g/a.md", "cluster": "topic-1"},
+        {"question": "Q2?", "answer": "B", "document": "g/b.md", "cluster": 7}]))
+    assert [r["cluster"] for r in docqa.load_rows(own)] == ["topic-1", "7"]
+    ctx = _write(tmp_path, "ctx.csv", "question,answer,context\nQ1?,A,Passage one.\nQ2?,B,Passage two.\n"
+                                      "Q3?,C, Passage one. \n")
+    clusters = [r["cluster"] for r in docqa.load_rows(ctx)]
+    assert clusters[0] == clusters[2] != clusters[1] and clusters[0].startswith("context:")
+    plain = _write(tmp_path, "plain.csv", "question,answer\nQ1?,A\nQ2?,B\n")
+    assert docqa.load_rows(plain) == [{"question": "Q1?", "answer": "A", "context": ""},
+                                      {"question": "Q2?", "answer": "B", "context": ""}]
+
+
+def test_sample_rows_carry_the_documents_cluster(tmp_path):
+    """harness.run.records keeps a logged document's `cluster` in its sample row (samples/<arm>/<task>.jsonl), and
+    adds no key for a document without one; keys are text (a number as its digits: never equal to an int doc_id,
+    which a document without a cluster is grouped by); the run directory reads them back."""
+    from harness.core import results
+    from harness.run.records import sample_rows
+
+    def logged(doc_id, doc):  # the fields lm-eval logs per sample that sample_rows reads
+        return {"doc_id": doc_id, "doc": doc, "doc_hash": f"h{doc_id}", "filter": "none", "target": doc["answer"],
+                "arguments": [["prompt", {"until": ["\n\n"]}]], "resps": [["answer"]], "filtered_resps": ["answer"],
+                "metrics": ["f1"], "f1": 0.5}
+
+    docs = [{"question": "Q1?", "answer": "A", "context": "", "cluster": "g/a.md"},
+            {"question": "Q2?", "answer": "B", "context": "", "cluster": None},
+            {"question": "Q3?", "answer": "C", "context": "", "cluster": 3},
+            {"question": "Q4?", "answer": "D", "context": "", "cluster": ["x", 1]},
+            {"question": "Q5?", "answer": "E", "context": ""}]
+    rows = sample_rows([logged(i, d) for i, d in enumerate(docs)])
+    assert [r.get("cluster", "absent") for r in rows] == ["g/a.md", "absent", "3", '["x", 1]', "absent"]
+    results.write_jsonl(results.samples_path(tmp_path, "base", "docqa"), rows)
+    assert [r.get("cluster") for r in results.read_samples(tmp_path, "base", "docqa")] == ["g/a.md", None, "3",
+                                                                                           '["x", 1]', None]
 
 
 def test_general_qa_aliases(tmp_path):

@@ -69,7 +69,20 @@ def sample_rows(samples: list[dict]) -> list[dict]:
         })
         if len(args) > 1 and all(isinstance(a, (list, tuple)) and len(a) == 2 for a in args):
             rows[-1]["choices"] = [a[1] for a in args]  # multiple choice: what each loglikelihood scored
+        cluster = _cluster(s.get("doc"))
+        if cluster is not None:
+            rows[-1]["cluster"] = cluster
     return rows
+
+
+def _cluster(doc) -> str | None:
+    """The document's cluster key (its `cluster` field: docqa's source page, a user task's own), which the paired
+    statistics resample by; None when the document has none (it is then its own cluster). Always text (a number as
+    its digits, anything else as its JSON), so equal keys stay equal and no key can be taken for a doc_id."""
+    value = doc.get("cluster") if isinstance(doc, dict) else None
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
 def _shots(res: dict, name: str, samples: list[dict]) -> int | None:

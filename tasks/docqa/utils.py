@@ -14,6 +14,7 @@ QUESTION_COLUMNS = ("question", "Question", "query", "instruction")
 ANSWER_COLUMNS = ("answer", "Answer_True", "Answer", "reference", "output")
 CONTEXT_COLUMNS = ("context", "Context", "passage")
 DOCUMENT_COLUMNS = ("document", "Document_True", "doc")
+CLUSTER_COLUMNS = ("cluster",)
 
 
 def _document_text(docs_dir: Path, name: str, path, line, column, limit: int) -> str:
@@ -53,7 +54,9 @@ def load_rows(path, documents=None, context_chars: int = 2000) -> list[dict]:
     q_col = pick_column(rows, path, QUESTION_COLUMNS)
     a_col = pick_column(rows, path, ANSWER_COLUMNS)
     c_col = pick_column(rows, path, CONTEXT_COLUMNS, required=False)
-    d_col = pick_column(rows, path, DOCUMENT_COLUMNS, required=False) if documents else None
+    page_col = pick_column(rows, path, DOCUMENT_COLUMNS, required=False)
+    d_col = page_col if documents else None
+    cl_col = pick_column(rows, path, CLUSTER_COLUMNS, required=False)
     docs_dir = Path(documents).expanduser() if documents else None
     if docs_dir is not None and not docs_dir.is_dir():
         what = "is a file, not a folder" if docs_dir.exists() else "no such folder"
@@ -68,8 +71,34 @@ def load_rows(path, documents=None, context_chars: int = 2000) -> list[dict]:
         context = str(row.get(c_col) or "") if c_col else ""
         if d_col and row.get(d_col):
             context = _document_text(docs_dir, str(row[d_col]).strip(), path, line, d_col, context_chars)
-        out.append({"question": q.strip(), "answer": a.strip(), "context": context.strip()[:context_chars]})
+        out.append({"question": q.strip(), "answer": a.strip(), "context": context.strip()[:context_chars],
+                    "cluster": _cluster(row, cl_col, page_col, c_col)})
+    if all(r["cluster"] is None for r in out):
+        for r in out:  # nothing to group by: the documents stay as they were (and so do their hashes)
+            del r["cluster"]
     return out
+
+
+def _cluster(row: dict, cl_col: str | None, page_col: str | None, c_col: str | None) -> str | None:
+    """The cluster a question belongs to, for the paired statistics: questions about one page share its wording and
+    its difficulty, so their answers are not independent. An explicit `cluster` column wins; else the page the
+    document column names (with or without a documents folder); else, for rows that carry their own context, the
+    context text (questions on the same passage); else None (the question is its own cluster)."""
+    for col in (cl_col, page_col):
+        if _given(row, col):
+            return _given(row, col)
+    context = _given(row, c_col)
+    if context:
+        import hashlib
+
+        return "context:" + hashlib.sha256(context.encode()).hexdigest()[:16]
+    return None
+
+
+def _given(row: dict, col: str | None) -> str:
+    """The row's value in `col` as stripped text; "" for no column, an empty cell, or a missing one (None, NaN)."""
+    value = row.get(col) if col else None
+    return "" if value is None or value != value else str(value).strip()  # value != value: NaN (parquet)
 
 
 def load(docqa_data=None, docqa_documents=None, docqa_context_chars=2000, **metadata):
