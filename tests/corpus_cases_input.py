@@ -374,11 +374,15 @@ def _rules(a: Path) -> None:
         "in_rules_classes_zero": [{"kind": "not_degenerate", "task": "yelp", "min_classes": "0"}],
         "in_rules_kind_list": [{"kind": "[floor]", "task": "yelp", "metric": "f1_macro", "value": "0.1"}],
         "in_rules_name_list": [{"kind": "floor", "task": "yelp", "metric": "f1_macro", "value": "0.1", "name": "[a, b]"}],
-        "in_rules_noreg_docqa": [{"kind": "no_regression", "task": "docqa", "metric": "rougeL", "arm": "lora_r8"}],
-        "in_rules_noreg_glob": [{"kind": "no_regression", "task": "docqa", "metric": "rouge*", "arm": "lora_r8"}],
-        "in_rules_noreg_barm": [{"kind": "no_regression", "task": "docqa", "metric": "rougeL", "baseline_arm": "nobody"}],
+        # the same run as its own baseline at n = 12: a 95% CI of about +-0.24, so a tolerance of 0.3 passes
+        "in_rules_noreg_docqa": [{"kind": "no_regression", "task": "docqa", "metric": "rougeL", "arm": "lora_r8",
+                                  "tolerance": 0.3}],
+        "in_rules_noreg_glob": [{"kind": "no_regression", "task": "docqa", "metric": "rouge*", "arm": "lora_r8",
+                                 "tolerance": 0.3}],
+        "in_rules_noreg_barm": [{"kind": "no_regression", "task": "docqa", "metric": "rougeL", "baseline_arm": "nobody",
+                                 "tolerance": 0.3}],
         "in_rules_noreg_sig": [{"kind": "no_regression", "task": "yelp", "metric": "f1_macro", "arm": "lora_r8",
-                                "significant_only": "true"}],
+                                "tolerance": 0.1}],
         "in_rules_ok": [{"kind": "floor", "task": "yelp", "metric": "f1_macro", "value": "0.1"}],
     }
     for name, rules in docs.items():  # YAML flow style, values unquoted (.nan is YAML's NaN)

@@ -45,20 +45,31 @@ def baseline_arm(rule: dict, arm: str, baseline: dict) -> tuple[str | None, str 
     return adapters[0], None
 
 
-def paired_vs_baseline(run_dir: Path, base_dir: Path, task: str, metric: str, arm: str, barm: str, agg: str, flt):
-    """The paired test of the run's `arm` against the baseline's `barm` on the documents both scored."""
+def paired_vs_baseline(run: dict, run_dir: Path, base_dir: Path, row: dict, barm: str) -> tuple:
+    """(the paired comparison of the run's score `row` against the baseline's arm `barm` on the documents both
+    scored, the aggregation): a stats.Comparison, candidate - baseline as `delta`, or None when the aggregation
+    cannot be recomputed. Documents sharing a `cluster` key in the samples are resampled together."""
+    task, arm = row["task"], row["arm"]
     path_a, path_b = results.samples_path(run_dir, arm, task), results.samples_path(base_dir, barm, task)
     if not path_a.exists() or not path_b.exists():
-        raise HarnessError(f"no_regression {task}/{metric}: significance needs the samples of both runs "
+        raise HarnessError(f"no_regression {task}/{row['metric']}: the paired test needs the samples of both runs "
                            f"({path_a if not path_a.exists() else path_b} is missing)")
     # Here, not at import: numpy and scipy would cost every `harness --help` a second (the CLI reads KINDS).
     from harness.core import stats
-    from harness.core.comparisons import doc_values
+    from harness.core.comparisons import aggregation, doc_values, group_values
 
-    raw = metric.split(":")[0]
-    cand = doc_values(results.read_samples(run_dir, arm, task), raw, flt, key="doc_hash")
-    base = doc_values(results.read_samples(base_dir, barm, task), raw, flt, key="doc_hash")
+    rows_a, rows_b = results.read_samples(run_dir, arm, task), results.read_samples(base_dir, barm, task)
+    if "group" in row:  # one group of a grouped metric: a plain mean over that group's documents
+        agg = "mean"
+        cand = group_values(doc_values(rows_a, row["of"], row.get("filter"), key="doc_hash"), row["group"])
+        base = group_values(doc_values(rows_b, row["of"], row.get("filter"), key="doc_hash"), row["group"])
+    else:
+        raw, agg = row["metric"].split(":")[0], aggregation(run, task, row["metric"])
+        cand = doc_values(rows_a, raw, row.get("filter"), key="doc_hash")
+        base = doc_values(rows_b, raw, row.get("filter"), key="doc_hash")
     docs = sorted(set(cand) & set(base), key=str)
     if not docs:
-        raise HarnessError(f"no_regression {task}/{metric}: the run and the baseline share no documents")
-    return stats.compare([base[d] for d in docs], [cand[d] for d in docs], agg)
+        raise HarnessError(f"no_regression {task}/{row['metric']}: the run and the baseline share no documents")
+    cluster = {r.get("doc_hash"): r["cluster"] for r in rows_a if r.get("cluster") is not None}
+    extra = {"clusters": [cluster.get(d, ("document", d)) for d in docs]} if cluster else {}
+    return stats.compare([base[d] for d in docs], [cand[d] for d in docs], agg, **extra), agg

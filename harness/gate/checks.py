@@ -1,19 +1,24 @@
-"""One checker per rule kind, and CHECKS, the table `evaluate` dispatches a rule through by its kind."""
+"""One checker per rule kind, and CHECKS, the table `evaluate` dispatches a rule through by its kind.
+
+The kinds about a change (improves, forgetting, no_regression) read a paired comparison in the metric's good direction
+(a Change) and decide on its 95% interval: improves passes when the lower bound clears the margin, forgetting and
+no_regression (non-inferiority) when the lower bound is above -budget / -tolerance. Every line says the change, its
+interval, n, and what decided it.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 import operator
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core import stats
-from harness.core.comparisons import aggregation
 from harness.core.errors import HarnessError
 from harness.gate.baseline import baseline_arm, paired_vs_baseline
 from harness.gate.rules import KINDS, judges_base
-from harness.gate.select import rule_arms, score, targets
+from harness.gate.select import glob, rule_arms, score, targets
 from harness.gate.verdict import Check, RuleResult
+from reports import numbers
 
 
 @dataclass(frozen=True)
@@ -35,91 +40,160 @@ def evaluate(rules: list[dict], run: dict, run_dir: Path, baseline: dict | None 
     return [RuleResult(i, rule, CHECKS[rule["kind"]](rule, judging, i)) for i, rule in enumerate(rules, 1)]
 
 
-def _p(p) -> str:
-    from reports import numbers
-
-    return numbers.p_value(p)
-
-
-def _n(c: dict) -> str:
-    if c.get("test") == stats.N_TOO_SMALL:
-        return f"n={c.get('n')}, n too small (< {c.get('min_n', stats.MIN_PAIRS)}): no test"
-    return f"n={c.get('n')}"
-
-
-def _good(delta: float, higher_is_better) -> float:
-    """The delta in the metric's good direction (positive = better)."""
-    return delta if higher_is_better is not False else -delta
-
-
 def _targets(rule: dict, run: dict) -> list[tuple[str, str, str]]:
     return targets(rule, run, judges_base(rule))
 
 
+def _signed(x: float) -> str:
+    return numbers.delta(x)
+
+
+# --- a change, as the rules about changes read it ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    """A paired comparison in the metric's good direction (positive = better), from a run.json comparison (a dict)
+    or a stats.Comparison: the gain, its 95% CI (None when there is no test, and why_no_ci says why), the counts."""
+
+    gain: float
+    ci: tuple[float, float] | None
+    n: int | None
+    n_clusters: int | None
+    n_missing: int
+    var_unit: float | None
+    unit: str
+    lower_is_better: bool
+    why_no_ci: str
+
+
+def as_change(c, higher_is_better, unit: str = "document") -> Change:
+    """`c` (a run.json comparison or a stats.Comparison) turned into the metric's good direction."""
+    get = c.get if isinstance(c, dict) else (lambda k: getattr(c, k, None))
+    flip = higher_is_better is False
+    delta, ci = get("delta"), get("ci95")
+    if ci is not None:
+        ci = (-ci[1], -ci[0]) if flip else (ci[0], ci[1])
+    n, test = get("n"), get("test")
+    why = (f"n too small ({stats.too_small(n, get('min_n'), get('n_clusters'), stats.MIN_CLUSTERS)}): no interval"
+           if test == stats.N_TOO_SMALL
+           else f"no interval (test: {test or 'none'})")
+    return Change(-delta if flip else delta, ci, n, get("n_clusters"), get("n_missing") or 0, get("var_unit"),
+                  (c.get("unit") if isinstance(c, dict) else None) or unit, flip, why)
+
+
+def describe(ch: Change, label: str = "change") -> str:
+    """'change -0.0500 [95% CI -0.1176, +0.0000] (n=40, 12 clusters, 2 missing)'."""
+    counts = [f"n={ch.n}"] + ([f"{ch.n_clusters} clusters"] if ch.n_clusters else [])
+    counts += [f"{ch.n_missing} missing"] if ch.n_missing else []
+    if ch.lower_is_better:
+        counts.append("lower is better: a fall counts as a gain")
+    text = numbers.delta(ch.gain, list(ch.ci) if ch.ci else None).replace("[", "[95% CI ", 1)
+    return f"{label} {text} ({', '.join(counts)})"
+
+
+def _plural(unit: str) -> str:
+    """'question' -> 'questions'; 'document (all its windows together)' -> 'documents (all its windows together)'."""
+    word, _, rest = unit.partition(" ")
+    return (word if word.endswith("s") else word + "s") + (f" {rest}" if rest else "")
+
+
+def _needed(ch: Change, allowed: float) -> str:
+    """What n would show a drop smaller than `allowed`, at the churn (var_unit) this comparison observed."""
+    said = f"n = {ch.n} cannot show a drop smaller than {allowed:g}"
+    if ch.var_unit is None:
+        return said + "; the comparison records no var_unit, so how many would is not known"
+    needed = stats.n_needed(ch.var_unit, allowed)
+    if ch.n is not None and needed <= ch.n:
+        return (said + f": with no true change about {needed} {_plural(ch.unit)} would, so the change itself "
+                f"({_signed(ch.gain)}) is close to -{allowed:g}")
+    return said + f"; about {needed} {_plural(ch.unit)} would"
+
+
+def within(ch: Change, allowed: float, word: str) -> tuple[bool, str]:
+    """Non-inferiority: passes only when the interval's lower bound is above -allowed (a one-sided 2.5% test that
+    the change is no worse than -allowed); `word` is what `allowed` is called (budget, tolerance)."""
+    if ch.ci is None:
+        return False, f"{ch.why_no_ci}, so nothing shows the drop is within the {word}"
+    lo, hi = ch.ci
+    if lo > -allowed:
+        return True, f"lower bound {_signed(lo)} > -{allowed:g}: within the {word}"
+    if hi < -allowed:
+        return False, f"upper bound {_signed(hi)} < -{allowed:g}: drop beyond the {word}"
+    return False, f"lower bound {_signed(lo)} <= -{allowed:g}: inconclusive: {_needed(ch, allowed)}"
+
+
+def clears(ch: Change, margin: float, require_ci: bool) -> tuple[bool, str]:
+    """improves: the interval's lower bound > margin; with require_ci false, the point estimate >= margin."""
+    if not require_ci:
+        ok = ch.gain >= margin
+        return ok, (f"gain {_signed(ch.gain)} {'>=' if ok else '<'} margin {margin:g}: "
+                    "point estimate only (require_ci: false)")
+    if ch.ci is None:
+        return False, (f"{ch.why_no_ci}, so nothing shows the gain clears the margin {margin:g} "
+                       "(require_ci: false would judge the point estimate alone)")
+    lo = ch.ci[0]
+    if lo > margin:
+        return True, f"lower bound {_signed(lo)} > margin {margin:g}: improves"
+    return False, f"lower bound {_signed(lo)} <= margin {margin:g}: the gain is not shown to clear the margin"
+
+
+def _check(task: str, metric: str, arm: str, ch: Change, threshold: float, decided: tuple[bool, str],
+           head: str = "") -> Check:
+    ok, why = decided
+    return Check(task, metric, arm, ch.gain, threshold, ok, f"{head}{describe(ch)}: {why}",
+                 ci95=list(ch.ci) if ch.ci else None, n=ch.n)
+
+
+def _unit(run: dict, task: str) -> str:
+    return (run["tasks"].get(task) or {}).get("unit") or "document"
+
+
 # --- floor, ceiling: a score against a fixed value ----------------------------------------------------------------
 
-def _bound(rule: dict, run: dict, sign: str, holds) -> list[Check]:
+def _bound(rule: dict, run: dict, holds, passed: str, failed: str) -> list[Check]:
+    """A score against rule['value'] (its point estimate; the line shows the score's 95% CI beside it)."""
     out = []
     for task, metric, arm in _targets(rule, run):
         s = score(run, task, metric, arm)
-        out.append(Check(task, metric, arm, s["value"], rule["value"], holds(s["value"], rule["value"]),
-                         f"{s['value']:.4f} {sign} {rule['value']} (n={s.get('n')})"))
+        ci = s.get("ci95")
+        shown = numbers.value(s["value"]) + (f" [95% CI {numbers.value(ci[0])}, {numbers.value(ci[1])}]" if ci else "")
+        ok = holds(s["value"], rule["value"])
+        said = f"{shown} (n={s.get('n')}) {passed if ok else failed} {rule['value']:g}"
+        out.append(Check(task, metric, arm, s["value"], rule["value"], ok, said, ci95=ci, n=s.get("n")))
     return out
 
 
 def check_floor(rule: dict, judging: Judging, index: int) -> list[Check]:
-    return _bound(rule, judging.run, ">=", operator.ge)
+    return _bound(rule, judging.run, operator.ge, ">=", "< the floor")
 
 
 def check_ceiling(rule: dict, judging: Judging, index: int) -> list[Check]:
-    return _bound(rule, judging.run, "<=", operator.le)
+    return _bound(rule, judging.run, operator.le, "<=", "> the ceiling")
 
 
 # --- improves, forgetting: an adapter against the base, from run.json's comparisons ------------------------------
 
-def _vs_base(rule: dict, judging: Judging, judge_one) -> list[Check]:
+def _vs_base(rule: dict, judging: Judging, threshold: float, decide) -> list[Check]:
     out = []
     for task, metric, arm in _targets(rule, judging.run):
         hib = score(judging.run, task, metric, arm).get("higher_is_better")
         c = judging.comparisons.get((task, metric, arm))
         if c is None:
-            out.append(Check(task, metric, arm, None, 0.0, False, "no comparison with the base in run.json"))
-        else:
-            out.append(judge_one(rule, c, hib, task, metric, arm))
+            out.append(Check(task, metric, arm, None, threshold, False, "no comparison with the base in run.json"))
+            continue
+        ch = as_change(c, hib, _unit(judging.run, task))
+        out.append(_check(task, metric, arm, ch, threshold, decide(ch)))
     return out
 
 
-def _gain(c: dict, hib) -> tuple[float, float | None]:
-    """The adapter's gain over the base and the low end of its CI, both in the metric's good direction."""
-    gain = _good(c["delta"], hib)
-    lo, hi = c["ci95"] or (None, None)
-    return gain, None if lo is None else (lo if hib is not False else -hi)
-
-
-def _improves(rule: dict, c: dict, hib, task: str, metric: str, arm: str) -> Check:
-    gain, gain_lo = _gain(c, hib)
-    margin = float(rule.get("margin", 0.0))
-    ok = gain >= margin and (not rule.get("require_ci") or (gain_lo is not None and gain_lo > 0))
-    low = "none" if gain_lo is None else f"{gain_lo:+.4f}"
-    return Check(task, metric, arm, gain, margin, ok, f"gain {gain:+.4f} (CI low {low}; {_n(c)}) vs margin {margin}")
-
-
-def _forgetting(rule: dict, c: dict, hib, task: str, metric: str, arm: str) -> Check:
-    gain, _ = _gain(c, hib)
-    budget = float(rule["budget"])
-    beyond = gain < -budget
-    tested = c.get("p_value") is not None
-    ok = not beyond or (rule.get("significant_only", False) and tested and not c.get("significant"))
-    detail = f"change {gain:+.4f} (p={_p(c.get('p_value'))}; {_n(c)}) vs budget -{budget}"
-    return Check(task, metric, arm, gain, -budget, ok, detail)
-
-
 def check_improves(rule: dict, judging: Judging, index: int) -> list[Check]:
-    return _vs_base(rule, judging, _improves)
+    margin, require_ci = float(rule.get("margin", 0.0)), rule.get("require_ci", True)
+    return _vs_base(rule, judging, margin, lambda ch: clears(ch, margin, require_ci))
 
 
 def check_forgetting(rule: dict, judging: Judging, index: int) -> list[Check]:
-    return _vs_base(rule, judging, _forgetting)
+    budget = float(rule["budget"])
+    return _vs_base(rule, judging, -budget, lambda ch: within(ch, budget, "budget"))
 
 
 # --- no_regression: the run against a baseline run ---------------------------------------------------------------
@@ -135,29 +209,21 @@ def _baseline_score(rule: dict, judging: Judging, index: int, task: str, metric:
     return barm, b
 
 
-def _significant_drop(judging: Judging, task: str, metric: str, arm: str, barm: str, flt) -> tuple[bool, str]:
-    """Whether the drop against the baseline is significant, and the words that say so."""
-    agg = aggregation(judging.run, task, metric)
-    c = paired_vs_baseline(judging.run_dir, judging.baseline_dir, task, metric, arm, barm, agg, flt)
-    significant = c is not None and c.p_value is not None and c.p_value < stats.ALPHA
-    return significant, f", p={_p(c.p_value if c else None)} ({'significant' if significant else 'not significant'})"
-
-
 def check_no_regression(rule: dict, judging: Judging, index: int) -> list[Check]:
+    """The candidate against the baseline run on the documents both scored (a paired test, always computed)."""
+    tolerance = float(rule["tolerance"])
     out = []
     for task, metric, arm in _targets(rule, judging.run):
         s = score(judging.run, task, metric, arm)
         barm, b = _baseline_score(rule, judging, index, task, metric, arm)
-        change = _good(s["value"] - b["value"], s.get("higher_is_better"))
-        tol = float(rule.get("tolerance", 0.0))
-        ok = change >= -tol
-        detail = (f"{s['value']:.4f} (n={s.get('n')}) vs baseline {b['value']:.4f} (n={b.get('n')}): "
-                  f"change {change:+.4f}, tolerance {tol}")
-        if not ok and rule.get("significant_only"):
-            significant, said = _significant_drop(judging, task, metric, arm, barm, s.get("filter"))
-            ok = not significant
-            detail += said
-        out.append(Check(task, metric, arm, change, -tol, ok, detail))
+        head = f"{numbers.value(s['value'])} vs baseline {numbers.value(b['value'])} ({barm}), paired "
+        c, agg = paired_vs_baseline(judging.run, judging.run_dir, judging.baseline_dir, s, barm)
+        if c is None:
+            out.append(Check(task, metric, arm, None, -tolerance, False,
+                             head + f"test: none (the aggregation '{agg}' cannot be recomputed on resamples)"))
+            continue
+        ch = as_change(c, s.get("higher_is_better"), _unit(judging.run, task))
+        out.append(_check(task, metric, arm, ch, -tolerance, within(ch, tolerance, "tolerance"), head))
     return out
 
 
@@ -169,13 +235,13 @@ def check_not_degenerate(rule: dict, judging: Judging, index: int) -> list[Check
     max_share = float(rule.get("max_majority_share", 0.9))
     out = []
     for d in judging.run.get("diagnostics") or []:
-        if d["arm"] not in arms or not fnmatch.fnmatchcase(d["task"], rule["task"]):
+        if d["arm"] not in arms or not glob(d["task"], rule["task"]):
             continue
         ok = d["classes_predicted"] >= min_classes and d["majority_share"] <= max_share
         detail = (f"{d['classes_predicted']} of {d['n_classes']} classes predicted (need >= {min_classes}); "
                   f"most frequent answer {d['majority_answer']} for {100 * d['majority_share']:.1f}% of n={d['n']} "
                   f"(limit {100 * max_share:.0f}%): {d['verdict']}")
-        out.append(Check(d["task"], "predictions", d["arm"], d["majority_share"], max_share, ok, detail))
+        out.append(Check(d["task"], "predictions", d["arm"], d["majority_share"], max_share, ok, detail, n=d["n"]))
     return out
 
 

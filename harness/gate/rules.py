@@ -3,7 +3,6 @@ listed at once. The kinds themselves are described in the package docstring (har
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from harness.core.arms import BASE_ARM, adapter_arms
 from harness.core.errors import ConfigError, HarnessError
 from harness.gate.baseline import baseline_arm
-from harness.gate.select import close, matches, score, targets
+from harness.gate.select import close, glob, matches, rule_arms, score, targets, unmatched
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,12 @@ def _rule_problems(rule, scope: _Scope, at: str) -> list[str]:
 
 # --- the fields of a rule, whatever its kind --------------------------------------------------------------------
 
-def _at_least_zero(f: str, v) -> str | None:
-    return f"'{f}' is {v}; it must be >= 0 (how much worse is still acceptable)" if v < 0 else None
+def _above_zero(f: str, v) -> str | None:
+    if v > 0:
+        return None
+    return (f"'{f}' is {v}; it must be > 0 (the drop still acceptable: the rule passes only when the 95% interval "
+            "shows any drop is smaller than it, which no interval can show for 0 or less; to demand a gain, use "
+            "improves)")
 
 
 def _whole_count(f: str, v) -> str | None:
@@ -101,9 +104,14 @@ def _share(f: str, v) -> str | None:
 
 
 # a number field and what else its value must satisfy, once it is a finite number
-_NUMBER_FIELDS = {"value": None, "margin": None, "tolerance": _at_least_zero, "budget": _at_least_zero,
+_NUMBER_FIELDS = {"value": None, "margin": None, "tolerance": _above_zero, "budget": _above_zero,
                   "min_classes": _whole_count, "max_majority_share": _share}
-_BOOL_FIELDS = {"require_ci", "significant_only"}
+_BOOL_FIELDS = {"require_ci"}
+# fields that once existed: what replaced them, instead of "unknown field"
+_REMOVED = {"significant_only": "'significant_only' was removed: forgetting and no_regression are non-inferiority "
+                                "checks now (they pass only when the 95% interval shows the drop is within the "
+                                "budget or tolerance, and a probe too small to show it fails as inconclusive); "
+                                "delete the field"}
 _NAME_FIELDS = ("task", "metric", "arm", "baseline_arm")
 
 
@@ -133,8 +141,9 @@ def _number_problem(f: str, v) -> str | None:
 def _field_problems(rule: dict, spec: Kind, said: str) -> list[str]:
     fields = set(rule)
     out = [f"{said}'{f}' is missing" for f in sorted(spec.required - fields)]
+    out += [said + _REMOVED[f] for f in sorted(set(_REMOVED) & fields)]
     out += [f"{said}unknown field '{f}'" + close(f, spec.required | spec.optional)
-            for f in sorted(fields - spec.required - spec.optional - {"kind"})]
+            for f in sorted(fields - spec.required - spec.optional - {"kind"} - set(_REMOVED))]
     out += [said + p for f in sorted(set(_NUMBER_FIELDS) & fields) if (p := _number_problem(f, rule[f]))]
     out += [f"{said}'{f}' must be true or false, got {rule[f]!r}"
             for f in _BOOL_FIELDS & fields if not isinstance(rule[f], bool)]
@@ -165,7 +174,7 @@ def _classification_task(rule: dict, scope: _Scope, at: str) -> list[str]:
                    f"(classification tasks: {', '.join(sorted(classified)) or 'none'})")
     wanted = rule.get("min_classes")
     fewest = min((d["n_classes"] for d in diagnostics
-                  if fnmatch.fnmatchcase(d["task"], rule["task"]) and isinstance(d.get("n_classes"), int)),
+                  if glob(d["task"], rule["task"]) and isinstance(d.get("n_classes"), int)),
                  default=None)
     if isinstance(wanted, (int, float)) and not isinstance(wanted, bool) and fewest is not None and wanted > fewest:
         # a rule no arm can ever pass is a typo, not a verdict
@@ -185,6 +194,25 @@ def _known_arm(rule: dict, scope: _Scope, at: str) -> list[str]:
         return []
     allowed = scope.adapters + ([BASE_ARM] if judges_base(rule) else [])
     return [] if matches(rule["arm"], allowed) else [f"{at}: unknown arm '{rule['arm']}'" + close(rule["arm"], allowed)]
+
+
+def _matches_a_row(rule: dict, scope: _Scope, at: str) -> list[str]:
+    """A rule whose names each match something but never the same (task, metric, arm) row checks nothing."""
+    why = unmatched(rule, scope.run, judges_base(rule))
+    return [f"{at} ({rule['kind']}): matches no row of the run: {why}"] if why else []
+
+
+def _diagnosed(rule: dict, scope: _Scope, at: str) -> list[str]:
+    """A not_degenerate rule needs prediction diagnostics for every arm it judges, on some task it names."""
+    rows = scope.run.get("diagnostics") or []
+    have = {(d["task"], d["arm"]) for d in rows}
+    missing = [arm for arm in rule_arms(rule, scope.run, judges_base(rule))
+               if not any(glob(t, rule["task"]) for t, a in have if a == arm)]
+    if not missing:
+        return []
+    return [f"{at} (not_degenerate): no prediction diagnostics for arm {', '.join(repr(a) for a in missing)} on task "
+            f"'{rule['task']}', so there is nothing to judge (diagnostics: "
+            f"{', '.join(sorted(f'{t}/{a}' for t, a in have)) or 'none'}); name the arms that have them"]
 
 
 def _has_adapter(rule: dict, scope: _Scope, at: str) -> list[str]:
@@ -221,15 +249,15 @@ _OPTIONAL = frozenset({"arm", "name"})
 
 # Adding a kind: an entry here, and its checker in checks.CHECKS.
 KINDS = {
-    "floor": Kind(frozenset({"task", "metric", "value"}), _OPTIONAL, True, _NAMED),
-    "ceiling": Kind(frozenset({"task", "metric", "value"}), _OPTIONAL, True, _NAMED),
+    "floor": Kind(frozenset({"task", "metric", "value"}), _OPTIONAL, True, _NAMED, if_sound=(_matches_a_row,)),
+    "ceiling": Kind(frozenset({"task", "metric", "value"}), _OPTIONAL, True, _NAMED, if_sound=(_matches_a_row,)),
     "improves": Kind(frozenset({"task", "metric"}), _OPTIONAL | {"margin", "require_ci"}, False,
-                     (*_NAMED, _has_adapter)),
-    "no_regression": Kind(frozenset({"task", "metric"}),
-                          _OPTIONAL | {"tolerance", "significant_only", "baseline_arm"}, False,
-                          (*_NAMED, _has_adapter, _has_baseline), if_sound=(_baseline_scored,)),
-    "forgetting": Kind(frozenset({"task", "metric", "budget"}), _OPTIONAL | {"significant_only"}, False,
-                       (*_NAMED, _has_adapter)),
+                     (*_NAMED, _has_adapter), if_sound=(_matches_a_row,)),
+    "no_regression": Kind(frozenset({"task", "metric", "tolerance"}), _OPTIONAL | {"baseline_arm"}, False,
+                          (*_NAMED, _has_adapter, _has_baseline), if_sound=(_matches_a_row, _baseline_scored)),
+    "forgetting": Kind(frozenset({"task", "metric", "budget"}), _OPTIONAL, False, (*_NAMED, _has_adapter),
+                       if_sound=(_matches_a_row,)),
     "not_degenerate": Kind(frozenset({"task"}), _OPTIONAL | {"min_classes", "max_majority_share"}, False,
-                           (_known_task, _classification_task, _known_metric, _known_arm, _has_adapter)),
+                           (_known_task, _classification_task, _known_metric, _known_arm, _has_adapter),
+                           if_sound=(_diagnosed,)),
 }

@@ -13,7 +13,9 @@ class Check:
     observed: float | None
     threshold: float
     passed: bool
-    detail: str
+    detail: str  # the line: the value or change, its 95% CI, n, and what decided it
+    ci95: list[float] | None = None  # of the score (floor, ceiling) or of the change in the good direction
+    n: int | None = None
 
 
 @dataclass
@@ -30,4 +32,6 @@ class RuleResult:
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        """Every check passed, and there was one: a rule that checked nothing passes nothing (rules.validate refuses
+        such a rule before judging)."""
+        return bool(self.checks) and all(c.passed for c in self.checks)
