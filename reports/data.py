@@ -48,6 +48,7 @@ class Report:
     diagnostics: list[dict] = field(default_factory=list)  # what each classifier answered (harness.core.diagnostics)
     notes: list[str] = field(default_factory=list)  # what the merge did that a reader must know
     loaded_samples: dict = field(default_factory=dict, repr=False)  # (arm, task) -> rows, read and checked by load()
+    gates: list[dict] = field(default_factory=list)  # each run's gate.json (`harness gate --json`), where it has one
 
     @property
     def adapters(self) -> list[str]:
@@ -59,6 +60,46 @@ class Report:
         a = next(x for x in self.arms if x.name == arm)
         path = results.samples_path(a.run_dir, a.source_arm, task)
         return read_samples_file(path) if path.exists() else []
+
+
+GATE_FILE = "gate.json"  # where `harness gate RUN --json RUN/gate.json` (and the demo) leaves the gate's verdict
+
+
+def _gate_problem(verdict) -> str | None:
+    """What makes `verdict` not the JSON `harness gate --json` writes (harness.gate.output.as_json), or None."""
+    if not isinstance(verdict, dict) or not isinstance(verdict.get("rules"), list):
+        return "no list of rules"
+    for rule in verdict["rules"]:
+        if not isinstance(rule, dict) or not isinstance(rule.get("name"), str) or not isinstance(rule.get("passed"), bool):
+            return "a rule without a name or a result"
+        checks = rule.get("checks")
+        if not isinstance(checks, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("detail"), str) and isinstance(c.get("passed"), bool)
+                for c in checks):
+            return f"rule {rule['name']!r}: checks without a result or a detail line"
+    return None
+
+
+def read_gate(run_dir: Path, run: dict, notes: list[str]) -> dict | None:
+    """The run's gate.json, when there is one and it is this run's; a file that is not is left out with a note (it
+    is an optional output of another command, so it never stops a report)."""
+    import json
+
+    path = Path(run_dir) / GATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        verdict = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        notes.append(f"{path}: not read ({type(e).__name__}); the report shows no gate for this run")
+        return None
+    problem = _gate_problem(verdict)
+    if problem is None and verdict.get("run_id") != run["run_id"]:
+        problem = f"it is the verdict on run {verdict.get('run_id')!r}, not on {run['run_id']!r}"
+    if problem:
+        notes.append(f"{path}: not a gate verdict on this run ({problem}); the report shows no gate for this run")
+        return None
+    return {"run_id": run["run_id"], "run_dir": Path(run_dir), **verdict}
 
 
 def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
@@ -95,7 +136,8 @@ def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
         first = d == run_dirs[0]
         score_rows += [dict(s, arm=rename[s["arm"]]) for s in run["scores"]
                        if s["arm"] in rename and (s["arm"] != BASE_ARM or first)]
-        comp_rows += [dict(c, arm=rename[c["arm"]]) for c in run["comparisons"] if c["arm"] in rename]
+        method = (run.get("statistics") or {}).get("multiplicity", "holm")  # each run adjusts its own family
+        comp_rows += [dict(c, arm=rename[c["arm"]], multiplicity=method) for c in run["comparisons"] if c["arm"] in rename]
         diag_rows += [dict(x, arm=rename[x["arm"]]) for x in run.get("diagnostics") or []
                       if x["arm"] in rename and (x["arm"] != BASE_ARM or first)]
     tasks: dict = {}
@@ -106,5 +148,6 @@ def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
         for task in tasks:
             path = results.samples_path(a.run_dir, a.source_arm, task)
             loaded[(a.name, task)] = read_samples_file(path) if path.exists() else []
+    gates = [g for d, run in zip(run_dirs, runs) if (g := read_gate(d, run, notes))]
     return Report(runs, [Path(d) for d in run_dirs], arms, pd.DataFrame(score_rows), pd.DataFrame(comp_rows), tasks,
-                  diag_rows, notes, loaded)
+                  diag_rows, notes, loaded, gates)

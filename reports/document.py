@@ -11,10 +11,8 @@ from dataclasses import dataclass, field
 
 from harness.core import stats
 from harness.core.arms import BASE_ARM
-from reports import numbers, tables, text
+from reports import notes, numbers, tables, text
 from reports.data import Report
-
-MARKERS = "* p < 0.05, ** p < 0.01, *** p < 0.001"
 
 
 @dataclass
@@ -37,6 +35,7 @@ class Table:
     bold: set = field(default_factory=set)  # (row, column) of the best value
     tone: dict = field(default_factory=dict)  # (row, column) -> "good" | "bad"
     caption: str = ""
+    full_text: set = field(default_factory=set)  # columns whose cells are never shortened (a gate check's line)
 
 
 @dataclass
@@ -61,13 +60,55 @@ def _ci(c) -> list | None:
     return c if isinstance(c, list) else None
 
 
-def comparison_text(delta, ci, p, test, n, min_n=None) -> str:
-    """'+0.0312 [+0.0100, +0.0500] **', or '+108.3 (n too small: 2 < 20)'."""
-    if numbers.missing(delta):
+def marker(c: dict) -> str:
+    """Stars from the adjusted p-value, and only on a comparison significant after the run's adjustment: a raw
+    p < 0.05 alone never earns one, nor does a descriptive per-group row (significant false, no adjusted p)."""
+    return numbers.stars(c.get("p_adjusted")) if tables.starred(c) else ""
+
+
+def comparison_text(c: dict | None) -> str:
+    """'+0.0312 [+0.0100, +0.0500] **', or '+108.3 (n too small: 2 < 20)'; `c` a comparison record."""
+    if not c or numbers.missing(c.get("delta")):
         return numbers.MISSING
-    if test == stats.N_TOO_SMALL:
-        return f"{numbers.delta(delta)} (n too small: {numbers.count(n)} < {numbers.count(min_n or stats.MIN_PAIRS)})"
-    return f"{numbers.delta(delta, _ci(ci))}{numbers.stars(p)}".strip()
+    if c.get("test") == stats.N_TOO_SMALL:
+        return f"{numbers.delta(c['delta'])} (n too small: {text.too_small(c)})"
+    return f"{numbers.delta(c['delta'], _ci(c.get('ci95')))}{marker(c)}".strip()
+
+
+def p_text(c: dict) -> str:
+    """'p 0.003, Holm 0.080': the raw p and the adjusted one; a descriptive row has only the raw one."""
+    if c.get("test") == stats.N_TOO_SMALL or numbers.missing(c.get("p_value")):
+        return "—"
+    raw = f"p {numbers.p_value(c['p_value'])}"
+    if tables.descriptive(c):
+        return f"{raw} (descriptive)"
+    if numbers.missing(c.get("p_adjusted")):
+        return raw
+    name = notes.ADJUSTMENTS.get(c.get("multiplicity") or "holm", ("adjusted", ""))[0]
+    return f"{raw}, {name} {numbers.p_value(c['p_adjusted'])}"
+
+
+def count_text(c: dict) -> str:
+    """'40', '100 in 20 clusters', '38 + 2 missing': the pairs a comparison used, its clusters, what it left out."""
+    text = numbers.count(c.get("n"))
+    if c.get("n_clusters"):
+        text += f" in {numbers.count(c['n_clusters'])} clusters"
+    if c.get("n_missing"):
+        text += f" + {numbers.count(c['n_missing'])} missing"
+    return text
+
+
+def n_cell(comps: list, fallback=None) -> str:
+    """'40 (MDE 0.33)' for the comparisons of one row (one per adapter); where adapters differ, theirs in adapter
+    order, joined by ' / ' ('40 (MDE 0.33 / 0.36)'). Without comparisons: the score's n."""
+    comps = [c for c in comps if c]
+    if not comps:
+        return _n_text([fallback])
+    text = " / ".join(dict.fromkeys(count_text(c) for c in comps))
+    mdes = [numbers.mde(c.get("mde")) for c in comps]
+    if any(m != numbers.MISSING for m in mdes):
+        text += f" (MDE {' / '.join(mdes if len(set(mdes)) > 1 else mdes[:1])})"
+    return text
 
 
 def _n_text(values) -> str:
@@ -88,20 +129,18 @@ def value_text(metric: str, v) -> str:
 def headline_table(report: Report, all_metrics: bool = False) -> Table:
     head = tables.headline(report, all_metrics)
     arms = report.adapters
-    t = Table("headline", ["task", "metric", "n", "base", *arms, *[f"Δ {a} [95% CI]" for a in arms]],
+    t = Table("headline", ["task", "metric", "n (MDE)", "base", *arms, *[f"Δ {a} [95% CI]" for a in arms]],
               numeric=[False, False, True, True, *[True] * len(arms), *[True] * len(arms)],
-              caption="Base model vs adapters on the same documents. Best value in bold; Δ = adapter − base with its "
-                      f"95% CI; {MARKERS}.")
+              caption=notes.headline_caption(report))
     for i, (_, r) in enumerate(head.iterrows()):
         hib = r["higher_is_better"] is not False
         values = [r.get(a) for a in [BASE_ARM, *arms]]
+        comps = [r.get(f"{a}:comparison") if isinstance(r.get(f"{a}:comparison"), dict) else None for a in arms]
         t.bold.update((i, 3 + j) for j in _best(values, hib))
-        cells = [r["task"], f"{r['metric']} {'↑' if hib else '↓'}", _n_text([r.get("n")]),
+        cells = [r["task"], f"{r['metric']} {'↑' if hib else '↓'}", n_cell(comps, r.get("n")),
                  *[value_text(r["metric"], v) for v in values]]
         for j, a in enumerate(arms):
-            cells.append(comparison_text(r.get(f"{a}:delta"), [r.get(f"{a}:lo"), r.get(f"{a}:hi")]
-                                         if not numbers.missing(r.get(f"{a}:lo")) else None,
-                                         r.get(f"{a}:p"), r.get(f"{a}:test"), r.get(f"{a}:n"), r.get(f"{a}:min_n")))
+            cells.append(comparison_text(comps[j]))
             good = tables.better(r, a) if r.get(f"{a}:significant") else None
             if good is not None:
                 t.tone[(i, 3 + len(values) + j)] = "good" if good else "bad"
@@ -113,15 +152,33 @@ def forgetting_table(report: Report) -> Table | None:
     verdicts = text.forgetting(report)
     if not verdicts:
         return None
-    t = Table("forgetting", ["task", "metric", "adapter", "n", "Δ [95% CI]", "p", "test", "verdict"],
-              numeric=[False, False, False, True, True, True, False, False])
+    t = Table("forgetting", ["task", "metric", "adapter", "n", "MDE", "Δ [95% CI]", "p", "verdict"],
+              numeric=[False, False, False, True, True, True, True, False], caption=notes.forgetting_caption(report))
     for i, v in enumerate(verdicts):
-        t.rows.append([v["task"], v["metric"], v["arm"], numbers.count(v["n"]),
-                       comparison_text(v["delta"], v["ci95"], v["p_value"], v["test"], v["n"], v.get("min_n")),
-                       numbers.p_value(v["p_value"]) if v["test"] != stats.N_TOO_SMALL else "—", v["test"],
-                       v["verdict"]])
-        if v["verdict"].startswith("forgetting"):
+        t.rows.append([v["task"], v["metric"], v["arm"], count_text(v), numbers.mde(v.get("mde")), comparison_text(v),
+                       p_text(v), v["verdict"]])
+        if v["loss"]:
             t.tone[(i, 7)] = "bad"
+    return t
+
+
+def gate_table(gate: dict) -> Table:
+    """One row per check of every rule in a gate.json (harness.gate.output.as_json): the rule, its result, the
+    check's result and its line; a rule that matched nothing gets a row saying so."""
+    t = Table(f"gate-{gate['run_id']}", ["rule", "rule result", "adapter", "task / metric", "check", "detail"],
+              numeric=[False] * 6, caption=notes.gate_caption(gate), full_text={5})
+    for rule in gate["rules"]:
+        name = f"{rule.get('index', '')}. {rule['name']}".lstrip(". ")
+        verdict = "PASS" if rule["passed"] else "FAIL"
+        for c in rule["checks"] or [None]:
+            i = len(t.rows)
+            if c is None:
+                t.rows.append([name, verdict, "—", "—", "—", "nothing matched"])
+            else:
+                t.rows.append([name, verdict, str(c.get("arm") or "—"), f"{c.get('task')} / {c.get('metric')}",
+                               "ok" if c["passed"] else "FAIL", c["detail"]])
+                t.tone[(i, 4)] = "good" if c["passed"] else "bad"
+            t.tone[(i, 1)] = "good" if rule["passed"] else "bad"
     return t
 
 
@@ -143,30 +200,48 @@ def predictions_table(report: Report) -> Table | None:
     return t
 
 
+def _value_cell(m: str, r) -> tuple[str, bool]:
+    """(an arm's value with its CI, whether the value has no CI it could have had)."""
+    if not len(r):
+        return numbers.MISSING, False
+    v, ci = r["value"].iloc[0], _ci(r["ci95"].iloc[0]) if "ci95" in r else None
+    text_ = value_text(m, v)
+    if ci and not _is_count(m):
+        return text_ + f" [{value_text(m, ci[0])}, {value_text(m, ci[1])}]", False
+    return text_, not ci and not _is_count(m) and not numbers.missing(v)
+
+
 def task_table(report: Report, task: str) -> Table:
-    arms = [BASE_ARM, *report.adapters]
+    """Every metric of a task: each arm's value with its 95% CI, then each adapter's Δ with its CI and stars (after
+    the run's adjustment; per-group rows, descriptive, have none)."""
+    arms, adapters = [BASE_ARM, *report.adapters], report.adapters
+    index = tables.comparison_index(report)
     sel = report.scores[report.scores.task == task]
-    t = Table(f"task-{task}", ["metric", "n", *[f"{a} [95% CI]" for a in arms]],
-              numeric=[False, True, *[True] * len(arms)])
-    without_ci = set()  # the reasons some values have no CI
-    for m in dict.fromkeys(sel["metric"]):
+    t = Table(f"task-{task}", ["metric", "n (MDE)", *[f"{a} [95% CI]" for a in arms],
+                               *[f"Δ {a} [95% CI]" for a in adapters]],
+              numeric=[False, True, *[True] * (len(arms) + len(adapters))])
+    without_ci, grouped = set(), False  # the reasons some values have no CI; whether per-group rows are shown
+    for i, m in enumerate(dict.fromkeys(sel["metric"])):
         rows = {a: sel[(sel.metric == m) & (sel.arm == a)] for a in arms}
-        cells = [m, _n_text([r["n"].iloc[0] for r in rows.values() if len(r) and "n" in r])]
+        comps = [index.get((task, m, a)) for a in adapters]
+        grouped = grouped or any(c and tables.descriptive(c) for c in comps)
+        cells = [m, n_cell(comps, rows[BASE_ARM]["n"].iloc[0] if len(rows[BASE_ARM]) and "n" in sel else None)]
         for a in arms:
-            r = rows[a]
-            if not len(r):
-                cells.append(numbers.MISSING)
-                continue
-            v, ci = r["value"].iloc[0], _ci(r["ci95"].iloc[0]) if "ci95" in r else None
-            text_ = value_text(m, v)
-            if ci and not _is_count(m):
-                text_ += f" [{value_text(m, ci[0])}, {value_text(m, ci[1])}]"
-            elif not ci and not _is_count(m) and not numbers.missing(v):
-                without_ci.add(tables.no_ci_reason(report, r["n"].iloc[0] if "n" in r else None))
-            cells.append(text_)
+            cell, lacks = _value_cell(m, rows[a])
+            cells.append(cell)
+            if lacks:
+                without_ci.add(tables.no_ci_reason(report, rows[a]["n"].iloc[0] if "n" in sel else None))
+        for j, c in enumerate(comps):
+            cells.append(comparison_text(c))
+            if c and tables.starred(c) and not numbers.missing(c.get("delta")) and c["delta"] != 0:
+                better = (c["delta"] > 0) == (c.get("higher_is_better") is not False)
+                t.tone[(i, 2 + len(arms) + j)] = "good" if better else "bad"
         t.rows.append(cells)
-    if without_ci:
-        t.caption = "Values without a CI: " + " / ".join(sorted(without_ci)) + "."
+    captions = ["Values without a CI: " + " / ".join(sorted(without_ci)) + "."] if without_ci else []
+    if grouped:
+        captions.append("Rows metric[group] are per group and descriptive: each CI holds on its own, and they carry "
+                        "no star.")
+    t.caption = " ".join(captions)
     return t
 
 
@@ -243,20 +318,6 @@ def sweep_table(report: Report) -> Table | None:
 
 # --- the document -------------------------------------------------------------------------------------------------
 
-def statistics_note(report: Report) -> str:
-    info = report.runs[0].get("statistics", {})
-    units = sorted({str(v.get("unit", "document")) for v in report.tasks.values()})
-    return (f"Δ = adapter − base on the same documents. The unit resampled is the {' / '.join(units)}; n counts them. "
-            "For a mean of per-document scores the p-value is the paired sign-flip test (exact McNemar for 0/1 "
-            "scores) and the 95% CI is that test inverted; for corpus metrics (F1 over classes, corpus ROUGE/BLEU, "
-            "perplexity) the CI is a paired bootstrap over documents with the metric recomputed on each resample "
-            f"({info.get('resamples', 'n/a')} resamples), significant only when a paired permutation test agrees. "
-            "A CI that excludes 0 and p < 0.05 are the same statement. With fewer than "
-            f"{info.get('min_pairs', stats.MIN_PAIRS)} paired documents ({info.get('min_pairs_corpus', stats.MIN_PAIRS_CORPUS)}"
-            " for corpus metrics) a comparison reads \"n too small\": no CI, no p-value, no verdict. "
-            f"{MARKERS}. ↑ higher is better, ↓ lower is better.")
-
-
 def build(report: Report) -> list[Block]:
     base = report.runs[0]["base"]
     blocks = [Block("heading", "Adapter evaluation report", level=1),
@@ -267,11 +328,17 @@ def build(report: Report) -> list[Block]:
                                                      f"{r['environment'].get('device', '')})" for r in report.runs) + ".")]
     blocks += [Block("warning", w) for w in report.notes]
     blocks += [Block("warning", w) for w in text.warnings(report)]
-    blocks += [Block("heading", "Headline"), Block("table", table=headline_table(report)),
-               Block("paragraph", statistics_note(report))]
+    headline = headline_table(report)
+    blocks += [Block("heading", "Headline"), Block("table", table=headline),
+               Block("paragraph", headline.caption + " How each number was computed: the Statistics section.")]
+    for gate in report.gates:
+        table = gate_table(gate)
+        blocks += [Block("heading", "Gate" + (f" ({gate['run_id']})" if len(report.gates) > 1 else "")),
+                   Block("paragraph", table.caption), Block("table", table=table)]
     forgetting = forgetting_table(report)
     if forgetting:
-        blocks += [Block("heading", "Forgetting"), Block("table", table=forgetting)]
+        blocks += [Block("heading", "Forgetting"), Block("table", table=forgetting),
+                   Block("paragraph", forgetting.caption)]
     preds = predictions_table(report)
     if preds:
         blocks += [Block("heading", "What the classifiers answered"), Block("table", table=preds),
@@ -301,7 +368,7 @@ def build(report: Report) -> list[Block]:
     training = training_table(report)
     if training:
         blocks += [Block("heading", "Training"), Block("table", table=training)]
-    return blocks
+    return blocks + [Block("heading", "Statistics")] + [Block("paragraph", p) for p in notes.statistics_note(report)]
 
 
 def console(t: Table) -> str:

@@ -16,7 +16,7 @@ from reports.data import Report
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 7px;vertical-align:top}
-th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}.good{color:#176b1c}.bad{color:#a31515}
+th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.good{color:#176b1c}.bad{color:#a31515}
 .txt{max-width:420px;white-space:pre-wrap;word-break:break-word;font-size:12px}img{max-width:100%;border:1px solid #eee}
 code{background:#f5f5f5;padding:0 3px}#q{width:320px;padding:4px}.scroll{overflow-x:auto}
 .warning{background:#fff4e5;border-left:4px solid #e08a00;padding:6px 10px}summary{cursor:pointer}

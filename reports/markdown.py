@@ -25,7 +25,7 @@ def table(t: document.Table) -> list[str]:
     for i, row in enumerate(t.rows):
         cells = []
         for j, c in enumerate(row):
-            cell = esc(c, 120 if isinstance(c, document.Prompt) else 160)
+            cell = esc(c, 120 if isinstance(c, document.Prompt) else 1000 if j in t.full_text else 160)
             cells.append(f"**{cell}**" if (i, j) in t.bold else cell)
         out.append("| " + " | ".join(cells) + " |")
     return out

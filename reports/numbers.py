@@ -4,7 +4,9 @@
   "13.48", "1524"); a whole number that counts something (n, n_parsed, classes) is written as an integer;
 - shares: "62.5%";
 - a delta and its CI: the same number of decimals for all three, chosen so the largest of them has 4 significant
-  digits ("+0.0312 [+0.0100, +0.0500]", "-1524 [-1664, -1379]"), with an explicit sign.
+  digits ("+0.0312 [+0.0100, +0.0500]", "-1524 [-1664, -1379]"), with an explicit sign;
+- a minimum detectable effect: two significant digits ("0.088", "0.33", "7.4", "1500"): a planning figure, not a
+  measurement.
 """
 
 from __future__ import annotations
@@ -61,6 +63,16 @@ def delta(d, ci=None) -> str:
     if ci and not any(missing(x) for x in ci):
         text += f" [{_signed(ci[0], dec)}, {_signed(ci[1], dec)}]"
     return text
+
+
+def mde(v) -> str:
+    """A minimum detectable effect, to two significant digits."""
+    if missing(v):
+        return MISSING
+    if v == 0:
+        return "0"
+    dec = 1 - math.floor(math.log10(abs(v)))
+    return f"{v:.{dec}f}" if dec >= 0 else f"{round(v, dec):.0f}"
 
 
 def p_value(p) -> str:

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from harness.core.arms import BASE_ARM
-from reports import tables
+from reports import notes, tables
 from reports.data import Report
 
 
@@ -107,7 +107,7 @@ def forest(report: Report, out: Path, formats) -> list[str]:
                 continue
             r = row.iloc[0]
             if isinstance(r["ci95"], list):
-                color = "C3" if r.get("significant") else "C0"
+                color = "C3" if tables.starred(r) else "C0"  # run.json's significant: after the run's adjustment
                 ax.plot(r["ci95"], [i, i], color=color, lw=2)
                 ax.plot([r["delta"]], [i], "o", color=color)
             else:
@@ -124,7 +124,9 @@ def forest(report: Report, out: Path, formats) -> list[str]:
         ax.set_ylim(len(report.adapters) - 0.5, -0.7)
         ax.set_title(f"{task}: {metric} {'↑' if hib is not False else '↓'}", fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.suptitle("adapter − base, 95% CI (red: significant, p < 0.05)", fontsize=9)
+    name = notes.adjustment(report)
+    fig.suptitle(f"adapter − base, per-comparison 95% CI\nred: significant after {name} over {notes.family_words(report)}"
+                 "; blue: not, even where the CI excludes 0", fontsize=9)
     fig.tight_layout()
     return _save(fig, out, "deltas", formats)
 

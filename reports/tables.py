@@ -34,12 +34,41 @@ def value_of(scores: pd.DataFrame, task: str, metric: str, arm: str):
     return float(v.iloc[0]) if len(v) else None
 
 
+def present(v) -> bool:
+    """A field of a comparison record that holds something (pandas fills absent fields with NaN)."""
+    return v is not None and not (isinstance(v, float) and not math.isfinite(v))
+
+
+def descriptive(c) -> bool:
+    """A per-group row (family false in run.json): outside the run's family, shown with its CI, never starred."""
+    f = c.get("family")
+    return f is not None and f == f and not f
+
+
+def starred(c) -> bool:
+    """Whether a comparison gets a star and a colour: run.json's `significant` (after the run's adjustment), and
+    never on a descriptive row."""
+    s = c.get("significant")
+    return bool(s) and s == s and not descriptive(c)
+
+
+def comparison_index(report: Report) -> dict:
+    """(task, metric, arm) -> the comparison record (a dict; absent fields None)."""
+    c = report.comparisons
+    if c.empty:
+        return {}
+    return {(r["task"], r["metric"], r["arm"]): {k: (v if present(v) or isinstance(v, list) else None)
+                                                 for k, v in r.items()}
+            for r in c.to_dict("records")}
+
+
 def headline(report: Report, all_metrics: bool = False) -> pd.DataFrame:
-    """Columns: task, metric, higher_is_better, n, base, <adapter>..., and per adapter delta, lo, hi, p, test, n,
-    significant."""
+    """Columns: task, metric, higher_is_better, n, base, <adapter>..., and per adapter `<adapter>:delta`,
+    `<adapter>:significant` (after the run's adjustment) and `<adapter>:comparison` (the whole record)."""
     s = report.scores
     if s.empty:
         return pd.DataFrame()
+    index = comparison_index(report)
     rows = []
     for task in dict.fromkeys(s["task"]):
         metrics = list(dict.fromkeys(s[s.task == task]["metric"]))
@@ -53,16 +82,12 @@ def headline(report: Report, all_metrics: bool = False) -> pd.DataFrame:
             for arm in [BASE_ARM, *report.adapters]:
                 v = sel[sel.arm == arm]["value"]
                 row[arm] = float(v.iloc[0]) if len(v) else None
-            c = report.comparisons
             for arm in report.adapters:
-                sub = c[(c.task == task) & (c.metric == metric) & (c.arm == arm)] if not c.empty else c
-                if len(sub):
-                    r = sub.iloc[0]
-                    lo, hi = r["ci95"] if isinstance(r["ci95"], list) else (None, None)
-                    row.update({f"{arm}:delta": r["delta"], f"{arm}:p": r["p_value"], f"{arm}:test": r["test"],
-                                f"{arm}:lo": lo, f"{arm}:hi": hi, f"{arm}:n": r.get("n"), f"{arm}:min_n": r.get("min_n"),
-                                f"{arm}:significant": bool(r.get("significant"))})
-                    if r.get("n") is not None and r.get("n") == r.get("n"):
+                r = index.get((task, metric, arm))
+                if r:
+                    row.update({f"{arm}:delta": r["delta"], f"{arm}:significant": starred(r),
+                                f"{arm}:comparison": r})
+                    if present(r.get("n")):
                         row["n"] = int(r["n"])
             rows.append(row)
     return pd.DataFrame(rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from harness.core import diagnostics, stats
 from harness.core.arms import BASE_ARM
+from reports import numbers, tables
 from reports.data import Report
 
 GENERAL_TASKS = ("general_qa", "general_mc")
@@ -78,31 +79,48 @@ def unparseable(report: Report, arm: str, k: int = 3) -> list[dict]:
     return [{"doc_id": r["doc_id"], "answer": answer_text(r), "rule": r["filtered"].get("rule")} for r in rows[:k]]
 
 
+def too_small(c: dict) -> str:
+    """Why a comparison has no verdict: '6 < 20' (documents), or '6 clusters < 10' when its documents are enough
+    but its clusters are not."""
+    return stats.too_small(c.get("n"), c.get("min_n"), c.get("n_clusters"), stats.MIN_CLUSTERS)
+
+
+def forgetting_verdict(c: dict) -> tuple[str, bool]:
+    """(the verdict on one general-task comparison, whether it is a loss), read as non-inferiority: never "no
+    significant change" as a pass. `c`: a comparison record."""
+    hib = c.get("higher_is_better") is not False
+    word = "drop" if hib else "rise"  # lower is better (perplexity): the loss is a rise
+    if c.get("test") == stats.N_TOO_SMALL:
+        return f"n too small ({too_small(c)}): no verdict", False
+    ci = c.get("ci95")
+    if not isinstance(ci, list) or not tables.present(c.get("p_value")):
+        return "no test (see --resamples)", False
+    worse = (c["delta"] < 0) if hib else (c["delta"] > 0)
+    if tables.starred(c):
+        return (f"significant {word}", True) if worse else ("significant improvement", False)
+    bad = -ci[0] if hib else ci[1]  # how far the CI reaches on the bad side
+    descriptive = "descriptive (per group): " if tables.descriptive(c) else ""
+    if bad <= 0:
+        return f"{descriptive}rules out any {word}", False
+    shown = f"rules out a {word} larger than {numbers.value(bad)}"
+    if (ci[1] < 0) if hib else (ci[0] > 0):  # the whole CI on the bad side, yet no star
+        return f"{descriptive}a {word} by its own CI, not significant among the run's comparisons; {shown}", False
+    return descriptive + shown, False
+
+
 def forgetting(report: Report) -> list[dict]:
-    """Per adapter and general task metric: the delta, its CI and a verdict."""
+    """Per adapter and general-task metric: the comparison record, with its verdict (`verdict`) and whether it is a
+    loss (`loss`)."""
     c = report.comparisons
     if c.empty:
         return []
+    general = {t for t in dict.fromkeys(report.scores["task"]) if t in GENERAL_TASKS or t not in OWN_TASKS
+               and not t.startswith("perplexity_ctx")}
     out = []
-    general = [t for t in dict.fromkeys(report.scores["task"]) if t in GENERAL_TASKS or t not in OWN_TASKS
-               and not t.startswith("perplexity_ctx")]
-    for _, row in c[c.task.isin(general)].iterrows():
-        hib = row.get("higher_is_better")
-        worse = (row["delta"] < 0) if hib is not False else (row["delta"] > 0)
-        n = row.get("n")
-        if row.get("test") == stats.N_TOO_SMALL:
-            verdict = f"n too small ({int(n)} < {int(row.get('min_n') or stats.MIN_PAIRS)}): no verdict"
-        elif row.get("p_value") is None or row.get("p_value") != row.get("p_value"):
-            verdict = "no test (see --resamples)"
-        elif row.get("significant") and worse:
-            verdict = "forgetting: significant drop"
-        elif row.get("significant"):
-            verdict = "significant improvement"
-        else:
-            verdict = "no significant change"
-        out.append({"task": row["task"], "metric": row["metric"], "arm": row["arm"], "delta": row["delta"],
-                    "ci95": row["ci95"], "p_value": row["p_value"], "test": row.get("test"),
-                    "n": int(n) if n is not None and n == n else None, "min_n": row.get("min_n"), "verdict": verdict})
+    for (task, _, _), row in tables.comparison_index(report).items():
+        if task in general:
+            verdict, loss = forgetting_verdict(row)
+            out.append(dict(row, verdict=verdict, loss=loss))
     return out
 
 

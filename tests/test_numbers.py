@@ -52,3 +52,9 @@ def test_p(p, text, stars):
 def test_no_negative_zero():
     assert numbers.delta(0.275, [-1e-12, 0.5263]) == "+0.2750 [+0.0000, +0.5263]"
     assert numbers.value(-1e-9) == "0.0000"
+
+
+@pytest.mark.parametrize("v, text", [(0.0877, "0.088"), (0.3285, "0.33"), (7.41, "7.4"), (1523.6, "1500"),
+                                     (0.0, "0"), (None, "n/a"), (math.nan, "n/a")])
+def test_mde_has_two_significant_digits(v, text):
+    assert numbers.mde(v) == text

@@ -1,5 +1,11 @@
 """Reports from run directories: golden Markdown and LaTeX, LaTeX that compiles, HTML that renders in a real
-browser without running model output, merged sweeps, no torch, blind rating sheets."""
+browser without running model output, merged sweeps, no torch, blind rating sheets; stars that follow the adjusted
+p-value, MDE and missing counts beside n, forgetting read as non-inferiority, the gate's verdict.
+
+The golden files (tests/data/golden/report.md, tables.tex) are the report of tests/data/golden_run. After a change to
+what the report shows (or to the fixture, tests/data/make_golden.py), read the diff, then regenerate them with
+    python tests/test_reports.py
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ import pytest
 
 from harness.cli.app import main
 from harness.core import results
-from reports import blind, data, latex, markdown
+from reports import blind, data, document, latex, markdown, numbers, text
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN_RUN = DATA / "golden_run"
@@ -127,7 +133,12 @@ def test_sweep_runs_merge_into_one_table(tmp_path):
     dirs = _split(tmp_path)
     merged = data.load(dirs)
     assert merged.adapters == ["lora_r8", "lora_r16"]
-    assert latex.render(merged) == latex.render(data.load([GOLDEN_RUN]))
+
+    def tables_only(tex: str) -> str:  # the captions name the family: each run's own, once merged
+        return re.sub(r"\\caption\{.*\}", "", tex)
+
+    assert tables_only(latex.render(merged)) == tables_only(latex.render(data.load([GOLDEN_RUN])))
+    assert "each run's own comparisons (28 in 20260101-000000-golden-lora_r8, 28 in" in markdown.render(merged, [])
     other = results.load_run(dirs[1])
     other["base"]["fingerprint"] = "sha256:" + "9" * 64
     results.write_json(dirs[1] / "run.json", other)
@@ -199,11 +210,12 @@ def _html_text(page: str) -> str:
     return " ".join(" ".join(parser.parts).split())
 
 
-@pytest.mark.parametrize("which", ["golden", "sweep-with-duplicate"])
+@pytest.mark.parametrize("which", ["golden", "sweep-with-duplicate", "with-gate"])
 def test_html_holds_every_table_and_number_of_the_markdown(which, tmp_path):
     from reports import html as html_report
 
-    dirs = [GOLDEN_RUN] if which == "golden" else [GOLDEN_RUN, _split(tmp_path)[0]]
+    dirs = {"golden": lambda: [GOLDEN_RUN], "sweep-with-duplicate": lambda: [GOLDEN_RUN, _split(tmp_path)[0]],
+            "with-gate": lambda: [_gated(tmp_path)]}[which]()
     report = data.load(dirs)
     md = markdown.render(report, [])
     page = _html_text(html_report.render(report, tmp_path, []))
@@ -233,20 +245,31 @@ def test_same_adapter_weights_twice_are_one_arm(tmp_path):
 
 
 def test_small_n_reads_n_too_small_everywhere(tmp_path):
-    """perplexity in the golden run has 6 documents: no CI, no stars, no 'no significant change' anywhere."""
+    """perplexity in the golden run has 6 documents: no CI, no stars, no verdict; and nowhere does the report call
+    a comparison without a significant change a pass ("no significant change")."""
     report = data.load([GOLDEN_RUN])
     md = markdown.render(report, [])
     rows = [ln for ln in md.splitlines() if ln.startswith("| perplexity |")]
-    assert rows and all("n too small: 6 &lt; 20" in ln and "[" not in ln.split("|")[7] for ln in rows)
+    assert rows and all("n too small: 6 &lt; 20" in ln for ln in rows)
+    assert all("[" not in ln.split("|")[col] and "*" not in ln.split("|")[col] for ln in rows for col in (7, 8))
+    assert "no significant change" not in md
     tex = latex.render(report)
     assert "n too small: 6 \\textless{} 20" in tex
     run = results.load_run(GOLDEN_RUN)
     assert {c["test"] for c in run["comparisons"] if c["task"] == "perplexity"} == {"n too small"}
     for c in run["comparisons"]:
         if c["test"] == "n too small":
-            assert c["ci95"] is None and c["p_value"] is None and not c["significant"]
-        else:  # CI and p-value agree everywhere else
-            assert (c["p_value"] < 0.05) == (not c["ci95"][0] <= 0 <= c["ci95"][1]) == c["significant"], c
+            assert c["ci95"] is None and c["p_value"] is None and c["p_adjusted"] is None and not c["significant"]
+            assert c["mde"] is None
+            continue
+        # The raw p-value and the per-comparison CI are one statement ...
+        assert (c["p_value"] < 0.05) == (not c["ci95"][0] <= 0 <= c["ci95"][1]), c
+        # ... the star is another: the p-value adjusted over the run's family.
+        assert c["family"] and c["p_adjusted"] >= c["p_value"], c
+        assert c["significant"] == (c["p_adjusted"] < 0.05), c
+        assert c["mde"] > 0 and c["n_missing"] == 0, c
+    # The golden run holds the case a reader must not misread: a CI off 0, raw p < 0.05, no star after Holm.
+    assert any(c["p_value"] is not None and c["p_value"] < 0.05 and not c["significant"] for c in run["comparisons"])
 
 
 def test_score_plot_draws_the_tables_cis_and_none_where_there_is_none(tmp_path, monkeypatch):
@@ -316,3 +339,186 @@ def test_report_never_rewrites_an_input_run(tmp_path):
     assert (run_dir / "run.json").read_bytes() == before
     # the deltas were computed all the same: signed values with their CI
     assert re.search(r"[+−-]\d\.\d{4} \[[+−-]\d\.\d{4}, [+−-]\d\.\d{4}\]", (tmp_path / "rep" / "report.md").read_text())
+
+
+# --- stars after the run's adjustment, MDE and missing counts beside n, forgetting, the gate -------------------------
+
+def _copy(tmp_path: Path, edit) -> Path:
+    """The golden run copied to tmp_path, its run.json changed by `edit(run)`."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(GOLDEN_RUN, run_dir)
+    run = results.load_run(run_dir)
+    edit(run)
+    results.write_json(run_dir / "run.json", run)
+    return run_dir
+
+
+def _comparison(run: dict, task: str, metric: str, arm: str) -> dict:
+    return next(c for c in run["comparisons"] if (c["task"], c["metric"], c["arm"]) == (task, metric, arm))
+
+
+def _line(md: str, start: str) -> str:
+    return next(ln for ln in md.splitlines() if ln.startswith(start))
+
+
+def test_stars_and_colours_follow_the_adjusted_p(tmp_path, monkeypatch):
+    """A raw p < 0.05 whose adjusted p is not gets no star and no colour, in the headline, the task table, the
+    forgetting table and deltas.png; an adjusted p < 0.01 gets two stars and the colour. Both p-values are printed."""
+    from reports import plots
+
+    def edit(run):
+        _comparison(run, "yelp", "accuracy", "lora_r8").update(p_value=0.0004, p_adjusted=0.004, significant=True)
+        _comparison(run, "yelp", "accuracy", "lora_r16").update(p_value=0.01, p_adjusted=0.2, significant=False)
+        _comparison(run, "general_qa", "f1", "lora_r8").update(ci95=[-0.2, -0.01], p_value=0.03, p_adjusted=0.6,
+                                                                 significant=False)
+        _comparison(run, "general_qa", "exact_match", "lora_r8").update(ci95=[-0.2, -0.01], p_value=0.001,
+                                                                          p_adjusted=0.02, significant=True)
+
+    report = data.load([_copy(tmp_path, edit)])
+    md = markdown.render(report, [])
+    r8, r16 = _line(md, "| yelp | accuracy ↑ |").split("|")[7:9]
+    assert r8.strip() == "+0.3500 [+0.1295, +0.5360]**" and r16.strip() == "+0.2750 [+0.0210, +0.4921]"
+    assert document.headline_table(report).tone == {(0, 6): "good", (13, 6): "bad"}  # general_qa exact_match: a drop
+    yelp = document.task_table(report, "yelp")
+    assert yelp.rows[0][5].endswith("]**") and not yelp.rows[0][6].endswith("*") and yelp.tone == {(0, 5): "good"}
+    em = _line(md, "| general_qa | exact_match | lora_r8 |")
+    assert "p 0.001, Holm 0.020" in em and em.endswith("| significant drop |")
+    f1 = _line(md, "| general_qa | f1 | lora_r8 |")
+    assert "p 0.030, Holm 0.600" in f1 and "significant drop" not in f1
+    assert f1.endswith("not significant among the run's comparisons; rules out a drop larger than 0.2000 |")
+    forgetting = document.forgetting_table(report)
+    assert {i for (i, j), tone in forgetting.tone.items() if tone == "bad"} == {0}  # exact_match lora_r8 only
+    assert "A CI that excludes 0 without a star is not significant once the run's 28 comparisons are accounted" in md
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, out, name, formats: figures.append(fig) or [])
+    plots.forest(report, tmp_path, {"png"})
+    (fig,) = figures
+    assert "red: significant after Holm over the run's 28 comparisons" in fig._suptitle.get_text()
+    colours = {}
+    for ax in fig.axes:
+        intervals = [ln for ln in ax.get_lines() if ln.get_linewidth() == 2]
+        colours[ax.get_title()] = [ln.get_color() for ln in intervals]
+    assert colours["yelp: accuracy ↑"] == ["C3", "C0"]
+    assert colours["general_qa: exact_match ↑"] == ["C3", "C0"] and colours["general_qa: f1 ↑"] == ["C0", "C0"]
+
+
+def test_per_group_rows_are_descriptive(tmp_path):
+    """metric[group] rows (family false): shown with their CIs, never a star (not even when a run marks one
+    significant), no adjusted p, and a forgetting verdict that says it is descriptive."""
+    def edit(run):
+        for arm in ("base", "lora_r8", "lora_r16"):
+            run["scores"].append({"task": "general_qa", "metric": "f1[geo]", "filter": "none", "arm": arm,
+                                  "value": 0.5, "stderr": None, "ci95": [0.3, 0.7], "n": 30, "higher_is_better": True,
+                                  "group": "geo", "of": "f1"})
+        for arm, flagged in (("lora_r8", False), ("lora_r16", True)):
+            run["comparisons"].append(dict(_comparison(run, "general_qa", "f1", arm), metric="f1[geo]", family=False,
+                                           delta=-0.2, ci95=[-0.3, -0.1], p_value=0.0001, p_adjusted=None,
+                                           significant=flagged))
+
+    md = markdown.render(data.load([_copy(tmp_path, edit)]), [])
+    row = _line(md, "| f1[geo] |")
+    assert "*" not in row and "-0.2000 [-0.3000, -0.1000]" in row
+    assert "Rows metric[group] are per group and descriptive" in md
+    for arm in ("lora_r8", "lora_r16"):
+        line = _line(md, f"| general_qa | f1[geo] | {arm} |")
+        assert "p &lt;0.001 (descriptive)" in line and "significant" not in line.replace("not significant", "")
+        assert line.endswith("| descriptive (per group): a drop by its own CI, not significant among the run's "
+                             "comparisons; rules out a drop larger than 0.3000 |")
+
+
+def test_n_shows_mde_missing_and_clusters(tmp_path):
+    """n (MDE) in the headline and task tables, MDE in the forgetting table, "+ k missing" and "in K clusters" where
+    a comparison has them, and the statistics note counts them."""
+    golden = markdown.render(data.load([GOLDEN_RUN]), [])
+    assert "| yelp | accuracy ↑ | 40 (MDE 0.33 / 0.36) |" in golden
+    assert _line(golden, "| general_qa | f1 | lora_r8 |").startswith("| general_qa | f1 | lora_r8 | 30 | 0.36 |")
+    assert "Missing values:" in golden and "none here" in golden and "Clusters: no task here declares any" in golden
+
+    def edit(run):
+        for arm in ("lora_r8", "lora_r16"):
+            _comparison(run, "general_qa", "f1", arm).update(n=28, n_missing=2, n_clusters=14, mde=0.4)
+
+    report = data.load([_copy(tmp_path, edit)])
+    md = markdown.render(report, [])
+    assert "| general_qa | f1 ↑ | 28 in 14 clusters + 2 missing (MDE 0.40) |" in md
+    assert _line(md, "| general_qa | f1 | lora_r8 |").startswith(
+        "| general_qa | f1 | lora_r8 | 28 in 14 clusters + 2 missing | 0.40 |")
+    assert "Clusters (general_qa: 14 clusters)" in md and "here 2 comparisons, 4 document pairs in all" in md
+    assert "28 in 14 clusters + 2 missing (MDE 0.40)" in latex.render(report)
+    # too few clusters, though documents enough: the reason names the clusters
+    assert text.too_small({"n": 12, "min_n": 10, "n_clusters": 6}) == "6 clusters < 10"
+    assert text.too_small({"n": 12, "min_n": 20, "n_clusters": 6}) == "12 < 20"
+
+
+def test_forgetting_never_passes_on_no_significant_change():
+    """Each general-task verdict is a drop shown after the adjustment, the drop its CI rules out, or n too small."""
+    report = data.load([GOLDEN_RUN])
+    md = markdown.render(report, [])
+    run = results.load_run(GOLDEN_RUN)
+    for c in run["comparisons"]:
+        if c["task"] == "general_qa":
+            shown = numbers.value(-c["ci95"][0])
+            assert _line(md, f"| general_qa | {c['metric']} | {c['arm']} |").endswith(
+                f"| rules out a drop larger than {shown} |")
+    assert "Forgetting is read as non-inferiority" in md
+
+
+RULES = """rules:
+  - kind: not_degenerate
+    task: yelp
+  - kind: improves
+    task: yelp
+    metric: accuracy
+  - kind: forgetting
+    task: general_qa
+    metric: f1
+    budget: 0.05
+"""
+
+
+def _gated(tmp_path: Path) -> Path:
+    """The golden run with the gate's verdict beside it, as `harness gate RUN --json RUN/gate.json` leaves it."""
+    run_dir = tmp_path / "gated"
+    shutil.copytree(GOLDEN_RUN, run_dir)
+    (tmp_path / "rules.yaml").write_text(RULES)
+    assert main(["gate", str(run_dir), "--rules", str(tmp_path / "rules.yaml"), "--json",
+                 str(run_dir / "gate.json")]) in (0, 1)
+    return run_dir
+
+
+def test_report_shows_the_gate(tmp_path):
+    """A run with a gate.json: a Gate section with every rule's PASS/FAIL and every check's line, in md and html;
+    none without one, and none from the verdict on another run (a warning says why)."""
+    from reports import html as html_report
+
+    run_dir = _gated(tmp_path)
+    verdict = json.loads((run_dir / "gate.json").read_text())
+    report = data.load([run_dir])
+    md, page = markdown.render(report, []), html_report.render(report, tmp_path, [])
+    section = md.split("## Gate\n")[1].split("\n## ")[0]
+    passed = sum(r["passed"] for r in verdict["rules"])
+    assert f"{'PASS' if verdict['passed'] else 'FAIL'}, {passed} of {len(verdict['rules'])} rules passed" in section
+    for rule in verdict["rules"]:
+        for c in rule["checks"]:
+            row = _line(section, f"| {markdown.esc(str(rule['index']) + '. ' + rule['name'])} | "
+                                 f"{'PASS' if rule['passed'] else 'FAIL'} | {c['arm']} | {c['task']} / {c['metric']} |")
+            assert row.endswith(f"| {'ok' if c['passed'] else 'FAIL'} | {markdown.esc(c['detail'], 1000)} |")
+            assert html_report.e(c["detail"]) in page
+    assert "inconclusive: n = 30 cannot show a drop smaller than 0.05" in section
+    assert "<h2>Gate</h2>" in page and "data-table='gate-20260101-000000-golden'" in page
+    assert "## Gate" not in markdown.render(data.load([GOLDEN_RUN]), [])
+    verdict["run_id"] = "another-run"
+    (run_dir / "gate.json").write_text(json.dumps(verdict))
+    md = markdown.render(data.load([run_dir]), [])
+    assert "## Gate" not in md and "not a gate verdict on this run" in md
+
+
+def regenerate() -> None:
+    """Write the golden report.md and tables.tex from tests/data/golden_run (see the module's docstring)."""
+    report = data.load([GOLDEN_RUN])
+    (DATA / "golden" / "report.md").write_text(markdown.render(report, []))
+    (DATA / "golden" / "tables.tex").write_text(latex.render(report))
+
+
+if __name__ == "__main__":
+    regenerate()

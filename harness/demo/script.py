@@ -6,7 +6,7 @@
 3. `harness train` an adapter on the reviews (yelp format);
 4. `harness run` base vs adapter on yelp, yelp_mc, docqa, perplexity (manual), perplexity_general (held-out
    pre-training text) and general_qa (the facts);
-5. `harness report` and `harness gate` with the shipped demo rules.
+5. `harness gate` with the shipped demo rules, then `harness report` (which shows the gate's verdict).
 Every step after the world-building uses the product's own APIs; everything is seeded.
 """
 
@@ -144,28 +144,29 @@ def _evaluate(out: Path, stages: Stages, world: dict, base: Path, adapter: Path,
     return run_dir
 
 
-def _report_and_gate(run_dir: Path) -> tuple:
-    """The functions `harness report RUN` and `harness gate RUN --rules gates.yaml --junit RUN/gate.xml --json
-    RUN/gate.json` call, so that the demo shows exactly what the commands do."""
+def _gate_and_report(run_dir: Path) -> tuple:
+    """The functions `harness gate RUN --rules gates.yaml --junit RUN/gate.xml --json RUN/gate.json` and then
+    `harness report RUN` call, so that the demo shows exactly what the commands do; the gate first, so that the
+    report shows its verdict (it reads RUN/gate.json)."""
     from harness.gate import output as gate_output
     from harness.gate.judge import judge
     from reports.write import write_report
 
-    _step(4, "harness report: Markdown, HTML, LaTeX, plots")
-    _, _, report = write_report([run_dir], run_dir, {"md", "html", "tex", "png"})
-    _step(5, f"harness gate: {DEMO_RULES.name}")
+    _step(4, f"harness gate: {DEMO_RULES.name}")
     run_doc, verdicts = judge(run_dir, DEMO_RULES)
     gate_output.write_all(verdicts, run_doc, run_dir / "gate.xml", run_dir / "gate.json")
     print(gate_output.console(verdicts))
+    _step(5, "harness report: Markdown, HTML, LaTeX, plots (with the gate's verdict)")
+    _, _, report = write_report([run_dir], run_dir, {"md", "html", "tex", "png"})
     return report, verdicts
 
 
 def _summary(out: Path, base: Path, adapter: Path, run_dir: Path, report, verdicts: list, t_start: float) -> None:
     import torch
 
-    from reports import document
+    from reports import document, notes
 
-    print("\nheadline (adapter - base on the same documents, 95% CI, * p<0.05):")
+    print(f"\nheadline: adapter - base on the same documents, per-comparison 95% CI; {notes.markers(report)}")
     print(document.console(document.headline_table(report)))
     print(f"\nnumbers from torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()} kernels, "
           f"{torch.get_num_threads()} thread; the README's: torch 2.13.0+cpu, AVX2 kernels (pinned by the demo on "
@@ -192,6 +193,6 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> int:
     world, base = _world_and_base(out, stages, seed, quick)
     adapter = _adapter(out, stages, world, base, seed, quick)
     run_dir = _evaluate(out, stages, world, base, adapter, seed)
-    report, verdicts = _report_and_gate(run_dir)
+    report, verdicts = _gate_and_report(run_dir)
     _summary(out, base, adapter, run_dir, report, verdicts, t_start)
     return 0
