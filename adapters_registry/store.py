@@ -270,10 +270,11 @@ class Registry:
     def best(self, task: str, metric: str) -> list[dict]:
         """Adapter arms ranked by task/metric (direction from higher_is_better), like with like: only scores
         measured with the same task definition on the same documents as the newest run's are ranked
-        (`comparable` true); the others are returned after them with `comparable` false and the reason."""
+        (`comparable` true); the others are returned after them with `comparable` false and the reason. Each row
+        carries the score's stored 95% CI (`ci_lo`, `ci_hi`; None when its run recorded none)."""
         rows = [dict(r) for r in self.conn.execute(
-            "SELECT s.adapter_name, s.arm, s.value, s.n, s.higher_is_better, s.task_key, s.run_id, r.created, "
-            "r.rowid AS recorded_order FROM scores s JOIN runs r USING (run_id) WHERE s.task = ? AND s.metric = ? "
+            "SELECT s.adapter_name, s.arm, s.value, s.ci_lo, s.ci_hi, s.n, s.higher_is_better, s.task_key, s.run_id, "
+            "r.created, r.rowid AS recorded_order FROM scores s JOIN runs r USING (run_id) WHERE s.task = ? AND s.metric = ? "
             "AND s.adapter_fingerprint IS NOT NULL", (task, metric))]
         if not rows:
             known = sorted({f"{r[0]}/{r[1]}" for r in self.conn.execute("SELECT DISTINCT task, metric FROM scores")})

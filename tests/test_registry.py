@@ -276,3 +276,71 @@ def test_locked_registry_never_fails_a_finished_run(tmp_path, reg_path, monkeypa
 def test_record_refuses_a_folder_that_is_not_a_run(tmp_path, reg_path, capsys):
     assert cli(reg_path, "record", str(tmp_path)) == 2
     assert "no run.json" in capsys.readouterr().err and not reg_path.exists()
+
+
+def _candidates(reg_path, scores: list[tuple[float, list | None]], metric="acc", higher_is_better=True):
+    """One run whose adapter arms c0, c1, ... scored `scores` (value, stored 95% CI) on one task's documents."""
+    arms = [{"name": "base", "adapter": None}] + [
+        {"name": f"c{i}", "adapter": {"path": f"/a/c{i}", "fingerprint": f"sha256:c{i}", "peft": {}}}
+        for i in range(len(scores))]
+    run = {"run_id": f"sweep-{metric}", "created": "2026-01-01T00:00:00+00:00",
+           "base": {"name": "b", "source": "s", "fingerprint": "sha256:b"}, "arms": arms,
+           "tasks": {"t": {"config_hash": "sha256:t", "documents": "sha256:d", "n_docs": 200}},
+           "scores": [{"task": "t", "metric": metric, "arm": f"c{i}", "value": v, "stderr": None, "ci95": ci, "n": 200,
+                       "higher_is_better": higher_is_better} for i, (v, ci) in enumerate(scores)]}
+    reg = Registry(reg_path)
+    reg.record_run(run, "/runs/sweep", {f"c{i}": f"cand{i}" for i in range(len(scores))})
+    reg.close()
+
+
+def _best_json(reg_path, capsys, metric="acc") -> list[dict]:
+    capsys.readouterr()
+    assert cli(reg_path, "best", "--task", "t", "--metric", metric, "--json") == 0
+    out = capsys.readouterr().out
+    return json.loads(out[out.index("["):])
+
+
+def test_best_shows_simultaneous_intervals_and_the_tied_set(reg_path, capsys):
+    """Ten identical candidates are all tied with the best, none singled out; one clearly better candidate among
+    nine equal ones stands alone. The simultaneous intervals are the stored 95% CIs widened, each side, by
+    z_{1-0.025/K} / 1.959964 (Bonferroni over the K candidates), recomputed here with scipy."""
+    from scipy.stats import norm
+
+    factor = norm.isf(0.025 / 10) / 1.959964
+    _candidates(reg_path, [(0.70, [0.63, 0.76])] * 10)
+    rows = _best_json(reg_path, capsys)
+    assert [r["status"] for r in rows] == ["best"] + ["tied"] * 9
+    for r in rows:
+        assert r["ci95"] == [0.63, 0.76]
+        assert r["sim_ci"] == pytest.approx([0.70 - 0.07 * factor, 0.70 + 0.06 * factor], abs=1e-9)
+    assert cli(reg_path, "best", "--task", "t", "--metric", "acc") == 0
+    out = capsys.readouterr().out
+    assert "method: simultaneous 95% intervals over the K = 10 candidates" in out and f"x{factor:.3f}" in out
+    assert "statistically tied with the best (10 of 10)" in out
+    assert f"[{0.70 - 0.07 * factor:.4f}, {0.70 + 0.06 * factor:.4f}]" in out
+
+    # one clearly best (0.90 [0.85, 0.94]) among nine at 0.60 [0.53, 0.67], and one whose run stored no interval
+    _candidates(reg_path, [(0.60, [0.53, 0.67])] * 4 + [(0.90, [0.85, 0.94])] + [(0.60, [0.53, 0.67])] * 5
+                + [(0.95, None)], metric="f1")
+    rows = _best_json(reg_path, capsys, "f1")
+    assert [(r["adapter_name"], r["status"]) for r in rows[:2]] == [("cand10", "no interval"), ("cand4", "best")]
+    assert [r["status"] for r in rows[2:]] == ["worse"] * 9
+    best_lo = 0.90 - 0.05 * factor  # K = 10: the candidate without an interval is not compared
+    assert rows[1]["sim_ci"][0] == pytest.approx(best_lo) and rows[2]["sim_ci"][1] == pytest.approx(0.60 + 0.07 * factor)
+    assert 0.60 + 0.07 * factor < best_lo
+    assert cli(reg_path, "best", "--task", "t", "--metric", "f1") == 0
+    out = capsys.readouterr().out
+    assert "best: cand4, alone" in out and "1 without an interval, not compared" in out and "no interval" in out
+
+
+def test_best_ties_for_lower_is_better(reg_path, capsys):
+    """Perplexity: the best is the lowest, and a candidate is tied when its simultaneous lower bound reaches the
+    best one's upper bound."""
+    from scipy.stats import norm
+
+    factor = norm.isf(0.025 / 3) / 1.959964
+    _candidates(reg_path, [(10.0, [9.0, 11.0]), (12.0, [11.0, 13.0]), (20.0, [19.0, 21.0])],
+                metric="token_perplexity", higher_is_better=False)
+    rows = _best_json(reg_path, capsys, "token_perplexity")
+    assert [(r["value"], r["status"]) for r in rows] == [(10.0, "best"), (12.0, "tied"), (20.0, "worse")]
+    assert 12.0 - factor <= 10.0 + factor < 20.0 - factor

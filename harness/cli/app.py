@@ -95,12 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     cli_demo.add_parser(sub)
     cli_models.add_parser(sub)
     from harness.cli import gate as cli_gate
+    from harness.cli import plan as cli_plan
     from harness.cli import registry as cli_registry
     from harness.cli import report as cli_report
 
     cli_registry.add_parser(sub)
     cli_report.add_parsers(sub)
     cli_gate.add_gate_parser(sub)
+    cli_plan.add_parser(sub)
     _debug_everywhere(parser)
     return parser
 

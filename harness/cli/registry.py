@@ -170,18 +170,49 @@ def _runs(reg, a) -> None:
 
 
 def _best(reg, a) -> None:
+    from adapters_registry.selection import tie_with_best
+
     rows = reg.best(a.task, a.metric)
+    ranked = [r for r in rows if r["comparable"]]
+    others = [r for r in rows if not r["comparable"]]
+    lower = bool(ranked) and ranked[0]["higher_is_better"] == 0
+    sel = tie_with_best(ranked, lower)
     if a.json:
         print(json.dumps(rows, indent=2))
         return
-    ranked = [r for r in rows if r["comparable"]]
-    others = [r for r in rows if not r["comparable"]]
     print(f"ranked: {a.task}/{a.metric} on the task definition and documents of the newest run "
-          f"(n={ranked[0]['n']})")
-    print(_table(ranked, ["adapter_name", "arm", "value", "n", "run_id", "created"]))
+          f"(n={ranked[0]['n']}), {'lower' if lower else 'higher'} is better")
+    print(f"method: {sel['method']}")
+    print(_table([_best_row(i, r) for i, r in enumerate(ranked, 1)],
+                 ["rank", "adapter_name", "arm", "value", "95% CI", "simultaneous CI", "vs best", "n", "run_id",
+                  "created"]))
+    print(_tied_line(ranked))
     if others:
         print("\nnot ranked with them (not measured on the same task definition and documents):")
         print(_table(others, ["adapter_name", "arm", "value", "n", "run_id", "reason"]))
+
+
+def _best_row(rank: int, r: dict) -> dict:
+    from reports import numbers
+
+    def interval(ci):
+        return "no interval" if ci is None else f"[{numbers.value(ci[0])}, {numbers.value(ci[1])}]"
+
+    return dict(r, rank=rank, value=numbers.value(r["value"]), **{"95% CI": interval(r["ci95"]),
+                "simultaneous CI": interval(r["sim_ci"]), "vs best": r["status"]})
+
+
+def _tied_line(ranked: list[dict]) -> str:
+    tied = [r for r in ranked if r["status"] in ("best", "tied")]
+    unknown = sum(r["status"] == "no interval" for r in ranked)
+    tail = f"; {unknown} without an interval, not compared" if unknown else ""
+    if not tied:
+        return f"no candidate has an interval: none can be told apart{tail}"
+    names = ", ".join(r["adapter_name"] or r["arm"] for r in tied)
+    if len(tied) == 1:
+        return f"best: {names}, alone (no other candidate's simultaneous interval reaches it){tail}"
+    return (f"statistically tied with the best ({len(tied)} of {len(ranked)}): {names}; the data cannot tell them "
+            f"apart{tail}")
 
 
 # add and record create the registry file; every other action reads, and must not create it.

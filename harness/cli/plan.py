@@ -1,0 +1,127 @@
+"""`harness plan RUN_DIR --effect E [--power P]`: from a pilot run, the documents (and clusters) each comparison would
+need to detect a change of E with power P at two-sided 5%. Reads run.json only: no samples, no model, no torch."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from harness.core.errors import HarnessError
+from harness.core.paths import user_path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("plan", help="documents needed to detect an effect, from a pilot run",
+                       description="From a pilot run's comparisons (their per-document variance, design effect "
+                                   "included), the documents each (task, metric, adapter) needs to detect a change "
+                                   "of --effect with --power at two-sided 5%: n = (z_.975 + z_power)^2 * var_unit "
+                                   "/ effect^2, and the clusters that makes at the pilot's mean cluster size.")
+    p.add_argument("run", type=user_path, metavar="RUN_DIR", help="the pilot run")
+    p.add_argument("--effect", type=float, required=True,
+                   help="the change to detect, in each metric's own units (0.02: two points of accuracy)")
+    p.add_argument("--power", type=float, default=0.8, help="the chance of detecting it (default 0.8)")
+    p.add_argument("--all", action="store_true",
+                   help="also the descriptive per-group rows (e.g. general_mc's acc[<subject>])")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_plan)
+
+
+def _check_flags(effect: float, power: float) -> None:
+    if not math.isfinite(effect) or effect <= 0:
+        raise HarnessError(f"--effect {effect:g}: must be a finite number above 0 (the change to detect, in the "
+                           "metric's units, e.g. 0.02)")
+    if not math.isfinite(power) or not 0 < power < 1:
+        raise HarnessError(f"--power {power:g}: must be between 0 and 1, exclusive (e.g. 0.8)")
+
+
+def _why_not(c: dict) -> str:
+    """Why a comparison gives no basis for planning."""
+    if c.get("n_too_small"):
+        return (f"n too small in the pilot (n = {c.get('n')}, below {c.get('min_n')}): no variance estimate; "
+                f"pilot on at least {c.get('min_n')} {c.get('unit') or 'document'}s")
+    if "var_unit" not in c:
+        return ("the run records no var_unit (written before planning data); write it again with the same "
+                "`harness run` command and --force (the response cache answers)")
+    var = c.get("var_unit")
+    if var is None:
+        return f"no per-document variance for this comparison ({c.get('test')})"
+    if not isinstance(var, (int, float)) or not math.isfinite(var) or var < 0:
+        return f"var_unit {var!r} is not a variance (run.json edited?)"
+    return ("no paired difference varies in the pilot (every document scored alike on both arms): nothing to "
+            "plan from; pilot on more documents")
+
+
+def plan_row(c: dict, effect: float, power: float) -> dict:
+    """One comparison's plan: the documents (and clusters) needed, or why there is no answer."""
+    from harness.core.stats import n_needed
+
+    row = {"task": c.get("task"), "metric": c.get("metric"), "arm": c.get("arm"), "unit": c.get("unit") or "document",
+           "pilot_n": c.get("n"), "pilot_clusters": c.get("n_clusters"), "pilot_mde": c.get("mde"),
+           "documents": None, "clusters": None, "note": ""}
+    var = c.get("var_unit")
+    usable = isinstance(var, (int, float)) and not isinstance(var, bool) and math.isfinite(var) and var > 0
+    if c.get("n_too_small") or not usable:
+        row["note"] = _why_not(c)
+        return row
+    row["documents"] = n_needed(var, effect, power)
+    k, n = c.get("n_clusters"), c.get("n")
+    if isinstance(k, int) and k > 0 and isinstance(n, int) and n > 0:
+        row["clusters"] = math.ceil(row["documents"] * k / n)  # documents / the pilot's mean cluster size
+        row["note"] = f"at the pilot's {n / k:.3g} {row['unit']}s per cluster"
+    return row
+
+
+def _num(v, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    return str(v) if isinstance(v, int) else f"{v:.{digits}g}"
+
+
+def _table(rows: list[dict]) -> str:
+    head = ["task", "metric", "arm", "pilot n", "clusters", "mde (80%)", "needed", "clusters needed", "note"]
+    body = [[r["task"], r["metric"], r["arm"], _num(r["pilot_n"]), _num(r["pilot_clusters"]), _num(r["pilot_mde"]),
+             "-" if r["documents"] is None else f"{r['documents']} {r['unit']}s", _num(r["clusters"]), r["note"]]
+            for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in [head, *body])
+
+
+def _family_note(run: dict, power: float) -> str | None:
+    """What the run's multiplicity adjustment costs: Holm's strictest step tests at 5% / family size."""
+    from scipy.stats import norm
+
+    size = (run.get("statistics") or {}).get("family_size")
+    if not isinstance(size, int) or size < 2:
+        return None
+    z = norm.isf(0.025) + norm.ppf(power)
+    factor = ((norm.isf(0.025 / size) + norm.ppf(power)) / z) ** 2
+    return (f"Stars and gate decisions that claim significance adjust over the run's {size} tested comparisons: "
+            f"for a change to be significant at Holm's strictest step (5%/{size}) it needs about {factor:.2f}x "
+            "these documents.")
+
+
+def _cmd_plan(a) -> int:
+    from harness.core import results
+
+    _check_flags(a.effect, a.power)
+    run = results.load_run(a.run)
+    comparisons = [c for c in run["comparisons"] if a.all or c.get("family") is not False]
+    if not comparisons:
+        raise HarnessError(f"{a.run}: the run has no comparisons to plan from (a run with only the base arm?); "
+                           "pilot with --adapter")
+    rows = [plan_row(c, a.effect, a.power) for c in comparisons]
+    if a.json:
+        print(json.dumps({"effect": a.effect, "power": a.power, "alpha": 0.05, "rows": rows}, indent=2))
+        return 0
+    print(f"Documents needed to detect a change of {a.effect:g} (in each metric's units) with {a.power:.0%} power at "
+          f"two-sided 5%, from the pilot {a.run}: n = (z_.975 + z_power)^2 x var_unit / effect^2, var_unit the "
+          "variance of one document's paired difference (design effect included); clusters = n / the pilot's mean "
+          "cluster size.")
+    print(_table(rows))
+    left_out = len(run["comparisons"]) - len(comparisons)
+    if left_out:
+        print(f"{left_out} descriptive per-group rows left out (--all shows them).")
+    note = _family_note(run, a.power)
+    if note:
+        print(note)
+    return 0

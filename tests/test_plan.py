@@ -1,0 +1,113 @@
+"""`harness plan`: the documents (and clusters) a pilot run's comparisons need to detect an effect, checked against
+the textbook formula computed here, and bad input answered in one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from harness.cli.app import main
+from harness.core import results
+
+Z_975, Z_80, Z_90 = 1.959964, 0.841621, 1.281552
+
+
+def expected(var: float, effect: float, z_power: float = Z_80) -> int:
+    return math.ceil((Z_975 + z_power) ** 2 * var / effect ** 2)
+
+
+def _comparison(task, metric, **fields) -> dict:
+    row = {"task": task, "metric": metric, "arm": "lora", "vs": "base", "delta": 0.01, "ci95": [-0.05, 0.07],
+           "p_value": 0.6, "p_adjusted": 1.0, "significant": False, "family": True, "test": "tango-score", "n": 200,
+           "n_clusters": None, "n_missing": 0, "mde": 0.1, "var_unit": 0.25, "mc_error": None, "min_n": 10,
+           "n_too_small": False, "unit": "question", "higher_is_better": True}
+    return {**row, **fields}
+
+
+COMPARISONS = [
+    _comparison("general_qa", "f1", var_unit=0.0731, mde=0.0535),
+    _comparison("docqa", "rougeL", n=120, n_clusters=24, var_unit=0.1337, mde=0.094),
+    _comparison("docqa", "rougeL_corpus", n=12, var_unit=None, mde=None, ci95=None, p_value=None, min_n=20,
+                n_too_small=True, test="n too small"),
+    _comparison("general_mc", "acc", var_unit=0.0, mde=None),
+    _comparison("general_mc", "acc[astronomy]", n=30, var_unit=0.0917, family=False, p_adjusted=None),
+]
+
+
+def _pilot(root, comparisons=COMPARISONS, family_size=4):
+    d = root / "pilot"
+    tasks = {t: {"version": 1, "n_docs": 200, "config_hash": "h"} for t in ("general_qa", "docqa", "general_mc")}
+    run = {"schema": results.SCHEMA, "run_id": "pilot", "created": "2026-01-01T00:00:00+00:00", "config": {},
+           "environment": {}, "base": {"name": "b", "source": "b", "fingerprint": "sha256:b", "dtype": "float32",
+                                       "quantization": "none"},
+           "arms": [{"name": "base", "adapter": None}, {"name": "lora", "adapter": {"path": "/a", "fingerprint": "x",
+                                                                                   "peft": {}}}],
+           "tasks": tasks, "scores": [], "comparisons": comparisons, "statistics": {"family_size": family_size},
+           "timing": {"load_s": 0, "arms": {}}, "resources": {"peak_rss_bytes": 0, "peak_gpu_bytes": None}}
+    results.write_json(d / "run.json", run)
+    assert results.load_run(d)["comparisons"] == comparisons  # a valid run directory
+    return d
+
+
+def _json(capsys, *argv) -> dict:
+    assert main(["plan", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_documents_and_clusters_needed(tmp_path, capsys):
+    pilot = _pilot(tmp_path)
+    out = _json(capsys, str(pilot), "--effect", "0.02")
+    rows = {r["metric"]: r for r in out["rows"]}
+    assert "acc[astronomy]" not in rows, "descriptive per-group rows only with --all"
+    assert rows["f1"]["documents"] == expected(0.0731, 0.02) == 1435 and rows["f1"]["clusters"] is None
+    docs = expected(0.1337, 0.02)
+    assert rows["rougeL"]["documents"] == docs == 2624
+    assert rows["rougeL"]["clusters"] == math.ceil(docs / (120 / 24)) == 525  # documents / mean cluster size
+    assert rows["rougeL_corpus"]["documents"] is None and "n too small" in rows["rougeL_corpus"]["note"]
+    assert rows["acc"]["documents"] is None and "no paired difference varies" in rows["acc"]["note"]
+    # another power and effect
+    rows = {r["metric"]: r for r in _json(capsys, str(pilot), "--effect", "0.05", "--power", "0.9", "--all")["rows"]}
+    assert rows["f1"]["documents"] == expected(0.0731, 0.05, Z_90) == 308
+    assert rows["acc[astronomy]"]["documents"] == expected(0.0917, 0.05, Z_90)
+
+
+def test_the_table_states_the_method_and_the_numbers(tmp_path, capsys):
+    assert main(["plan", str(_pilot(tmp_path)), "--effect", "0.02"]) == 0
+    out = capsys.readouterr().out
+    assert "with 80% power at two-sided 5%" in out and "(z_.975 + z_power)^2 x var_unit / effect^2" in out
+    assert "1435 questions" in out and "2624 questions" in out and "525" in out
+    assert "1 descriptive per-group rows left out" in out
+    factor = ((2.497705 + Z_80) / (Z_975 + Z_80)) ** 2  # Holm's strictest step over 4: z_{1 - 0.025/4}
+    assert f"about {factor:.2f}x these documents" in out
+
+
+def test_a_run_without_planning_data_says_why(tmp_path, capsys):
+    old = {k: v for k, v in COMPARISONS[0].items() if k not in ("var_unit", "mde", "n_clusters")}
+    rows = _json(capsys, str(_pilot(tmp_path, [old], family_size=None)), "--effect", "0.02")["rows"]
+    assert rows[0]["documents"] is None and "records no var_unit" in rows[0]["note"]
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["{missing}", "--effect", "0.02"], "no run.json"),
+    (["{pilot}", "--effect", "0"], "--effect 0: must be a finite number above 0"),
+    (["{pilot}", "--effect", "-0.02"], "--effect -0.02: must be"),
+    (["{pilot}", "--effect", "nan"], "--effect nan: must be"),
+    (["{pilot}", "--effect", "inf"], "--effect inf: must be"),
+    (["{pilot}", "--effect", "0.02", "--power", "0"], "--power 0: must be between 0 and 1"),
+    (["{pilot}", "--effect", "0.02", "--power", "1"], "--power 1: must be between 0 and 1"),
+    (["{pilot}", "--effect", "0.02", "--power", "1.5"], "--power 1.5: must be between 0 and 1"),
+    (["{pilot}", "--effect", "0.02", "--power", "nan"], "--power nan: must be"),
+    (["{pilot}", "--effect", "two"], "invalid float value"),
+    (["{pilot}"], "--effect"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, fragment):
+    pilot = _pilot(tmp_path)
+    args = [a.format(pilot=pilot, missing=tmp_path / "nope") for a in argv]
+    try:
+        code = main(["plan", *args])
+    except SystemExit as e:  # argparse's own errors (a flag missing, not a number)
+        code = e.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error:") and fragment in err[0], err
