@@ -67,6 +67,7 @@ def test_perplexity_equals_direct_computation(tinystories, tmp_path, window, str
     assert scores["token_perplexity"] == pytest.approx(math.exp(nll / n), rel=1e-4)
     assert scores["bits_per_byte"] == pytest.approx(nll / len(STORY.encode()) / math.log(2), rel=1e-4)
     assert scores["word_perplexity"] == pytest.approx(math.exp(nll / len(STORY.split())), rel=1e-4)
+    assert scores["nll_per_token"] == pytest.approx(nll / n, rel=1e-4)  # the log scale: log(token_perplexity)
 
 
 def test_sliding_window_gives_context_and_lowers_perplexity(tinystories, tmp_path):
@@ -96,7 +97,8 @@ def test_harness_run_all_five_tasks(tinystories, tinystories_adapter, shared, tm
                                       "accuracy_drop", "f1_micro_drop", "f1_macro_drop", "f1_weighted_drop", "n_parsed")}
     expected |= {("yelp_mc", "acc")} | {("general_qa", m) for m in ("exact_match", "f1")}
     expected |= {("docqa", m) for m in ("rouge1", "rouge2", "rougeL", "bleu4", "exact_match", "f1")}
-    expected |= {("perplexity", m) for m in ("token_perplexity", "word_perplexity", "bits_per_byte")}
+    expected |= {("perplexity", m) for m in ("token_perplexity", "word_perplexity", "bits_per_byte",
+                                                          "nll_per_token")}
     assert expected <= got
     assert all(run["tasks"][t]["n_docs"] == 20 for t in ("yelp", "yelp_mc", "docqa", "general_qa"))
     assert run["tasks"]["perplexity"]["n_docs"] == 20

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from tasks.data import DataError, meta_int, read_corpus
+from tasks.resampling import resampled
 
 
 def _tokenizer(tokenizer, pretrained, trust_remote_code):
@@ -71,4 +74,21 @@ def process_results(doc, results):
         "token_perplexity": (ll, doc["n_tokens"]),
         "word_perplexity": (ll, doc["n_words"]),
         "bits_per_byte": (ll, doc["n_bytes"]),
+        "nll_per_token": (ll, doc["n_tokens"]),
     }
+
+
+def _pairs(items) -> np.ndarray:
+    return np.asarray(items, dtype=float)
+
+
+def _nll_per_token(m: np.ndarray) -> np.ndarray:
+    return -m[..., 0].sum(-1) / m[..., 1].sum(-1)
+
+
+@resampled(to_array=_pairs, reduce=_nll_per_token)
+def nll_per_token(items) -> float:
+    """Negative log-likelihood per token in nats, summed over the corpus: the log of token_perplexity. Differences
+    on this scale are relative changes of perplexity (+0.05 is about +5%), the same at any base perplexity."""
+    m = _pairs(items)
+    return float(_nll_per_token(m)) if len(m) and m[:, 1].sum() else float("nan")
