@@ -292,3 +292,34 @@ def test_vectorised_class_f1_equals_scikit_learn_on_random_samples():
                 expected = f1_score(gold[keep], pred[keep], labels=[0, 1, 2, 3, 4], average=average,
                                     zero_division=0) if keep.any() else 0.0
                 assert yelp.class_f1(m, average, drop)[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_nll_per_token_is_the_log_of_token_perplexity_and_resamples_as_one():
+    """The log-scale perplexity metric: log(weighted perplexity), vectorised over resamples exactly like the loop,
+    and its delta is the log ratio of perplexities whatever the base's perplexity."""
+    import math
+
+    from tasks.perplexity import utils as ppl
+
+    rng = np.random.default_rng(4)
+    items = [(-float(rng.uniform(50, 400)), int(rng.integers(30, 200))) for _ in range(40)]
+    assert ppl.nll_per_token(items) == pytest.approx(math.log(aggregations.weighted_perplexity(items)))
+    to_array, reduce = aggregations.vector_spec("nll_per_token")
+    idx = rng.integers(0, 40, (25, 40))
+    assert np.allclose(reduce(to_array(items)[idx]), [ppl.nll_per_token([items[j] for j in i]) for i in idx])
+    worse = [(ll * 1.05, n) for ll, n in items]  # 5% more NLL on every document
+    c = stats.compare(items, worse, "nll_per_token", resamples=300)
+    expected = math.log(aggregations.weighted_perplexity(worse) / aggregations.weighted_perplexity(items))
+    assert c.delta == pytest.approx(expected) and c.ci95[0] <= c.delta <= c.ci95[1]
+
+
+def test_a_clear_corpus_difference_is_resampled_past_its_floor():
+    """1,000 resamples cannot show p below 1/1001, which Holm over 13 comparisons turns into 0.013 (one star at
+    most); a p at that floor gets more resamples, so a clear difference reaches p < 0.001 after adjustment."""
+    rng = np.random.default_rng(8)
+    gold = rng.integers(0, 5, 150)
+    b = [[int(g), int(g) if rng.random() < 0.1 else int(rng.integers(0, 5))] for g in gold]
+    t = [[int(g), int(g) if rng.random() < 0.9 else int(rng.integers(0, 5))] for g in gold]
+    c = stats.compare(b, t, "f1_macro", resamples=1000)
+    assert c.resamples == 32_000 and c.p_value < 1e-4
+    assert stats.adjust([c.p_value] * 13)[0] < 0.001

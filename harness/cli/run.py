@@ -99,8 +99,8 @@ def command(a) -> int:
         gpu_memory_utilization=a.gpu_memory_utilization, max_model_len=a.max_model_len,
     )
     if cfg.resamples == 0:
-        print("note: --resamples 0: exact tests (0/1 scores at any n, other means up to 16 documents) still give a CI "
-              "and a p-value; the comparisons that need resampling are recorded with test '... (needs --resamples > 0)' "
-              "and no CI", file=sys.stderr)
+        print("note: --resamples 0: means of per-document values still get their score interval and p-value; the "
+              "corpus metrics, which need resampling, are recorded with test '... (needs --resamples > 0)' and no CI",
+              file=sys.stderr)
     run(cfg)
     return 0

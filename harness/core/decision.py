@@ -47,8 +47,8 @@ def too_small(n: int | None, min_n: int | None, n_clusters: int | None, min_clus
     but its clusters are not."""
     min_n = min_n or MIN_PAIRS
     if n_clusters and (n is None or n >= min_n) and n_clusters < min_clusters:
-        return f"{n_clusters} clusters < {min_clusters}"
-    return f"{n} < {min_n}"
+        return f"{int(n_clusters)} clusters < {min_clusters}"
+    return f"{n if n is None else int(n)} < {int(min_n)}"
 
 
 def n_needed(var_unit: float, effect: float, power: float = POWER) -> int:

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.core import aggregations
-from harness.core.bootstrap import corpus_compare, percentile_ci, resample_index
+from harness.core.bootstrap import MAX_RESAMPLES, corpus_compare, percentile_ci, resample_index
 from harness.core.decision import (
     ALPHA,
     MIN_PAIRS,
@@ -105,7 +105,9 @@ def _compare(base, tuned, aggregation, resamples, seed, cl) -> Comparison | None
         a_, b_ = to_array(base), to_array(tuned)
         delta = float(reduce(b_[None])[0] - reduce(a_[None])[0])
         return Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS, n_clusters=k)
-    return corpus_compare(to_array(base), to_array(tuned), reduce, resamples, np.random.default_rng(seed), cl)
+    # an aggregation without a vectorised form is called once per resample in Python: few doublings only
+    most = MAX_RESAMPLES if aggregations.vector_spec(aggregation) is not None else 4 * resamples
+    return corpus_compare(to_array(base), to_array(tuned), reduce, resamples, np.random.default_rng(seed), cl, most)
 
 
 def wilson(p: float, n: float) -> list[float]:
