@@ -32,7 +32,8 @@ def _interval(row: dict) -> list[float] | None:
 def tie_with_best(ranked: list[dict], lower_is_better: bool) -> dict:
     """For `ranked` (best first), add to each row `ci95` (the stored interval or None), `sim_ci` (simultaneous, or
     None) and `status`: 'best', 'tied' (its simultaneous interval reaches the best one's), 'worse', or 'no interval'.
-    The best is the first candidate that has an interval. Returns {k, level, factor, method}."""
+    The best is the first candidate that has an interval. Returns {k, level, factor, method}; level and factor are
+    None when no candidate has an interval (k = 0)."""
     with_ci = [r for r in ranked if _interval(r) is not None]
     k = len(with_ci)
     factor = widening(max(k, 1))
@@ -49,6 +50,10 @@ def tie_with_best(ranked: list[dict], lower_is_better: bool) -> dict:
             reaches = r["sim_ci"][0] <= best["sim_ci"][1] if lower_is_better else r["sim_ci"][1] >= best["sim_ci"][0]
             r["status"] = "tied" if reaches else "worse"
     level = 1 - 0.05 / max(k, 1)
+    if not k:  # nothing to widen, no best to reach: a "x1.000 to 95.00%" line would describe a method never used
+        return {"k": 0, "level": None, "factor": None,
+                "method": "no candidate has an interval (their runs stored none), so no tie can be judged: the "
+                          "ranking is by point estimate alone"}
     method = (f"simultaneous 95% intervals over the K = {k} candidates with an interval (Bonferroni: each stored 95% "
               f"CI widened on the normal scale to {level:.2%}, each side's half-width x z_(1-0.025/K) / 1.959964 = "
               f"x{factor:.3f}); tied = its simultaneous {'lower' if lower_is_better else 'upper'} bound reaches the "

@@ -5,6 +5,7 @@ comparisons, so the words follow the run (its adjustment, its family, its cluste
 from __future__ import annotations
 
 from harness.core import stats
+from harness.core.bootstrap import MAX_RESAMPLES
 from reports import numbers, tables
 from reports.data import Report
 
@@ -70,18 +71,45 @@ def _clusters(report: Report, index: dict) -> str:
             "cluster bootstrap. n reads \"N in K clusters\".")
 
 
-def _resampling(report: Report, index: dict, info: dict) -> str:
+def _resampling(report: Report, index: dict) -> str:
+    """How the corpus metrics were resampled, and what a run made with --resamples 0 lacks."""
     resampled = [c for c in index.values() if c.get("mc_error") is not None]
+    starved = [c for c in index.values() if "needs --resamples" in str(c.get("test") or "")]
+    starts = sorted({int(i["resamples"]) for i in _infos(report) if tables.present(i.get("resamples"))})
+    seeds = " / ".join(str(s) for s in dict.fromkeys(i.get("seed", stats.SEED) for i in _infos(report)))
     text = ("Corpus metrics (F1 over classes, corpus ROUGE/BLEU, perplexity, macro averages): a paired bootstrap over "
             "documents with the metric recomputed on every resample (the expanded percentile interval), significant "
-            "only when the paired swap test agrees. A resampled p-value starts from "
-            f"{info.get('resamples', 'n/a')} resamples (seed {info.get('seed', stats.SEED)}); more are added while p "
-            "is within two Monte Carlo errors of 0.05, so a verdict does not turn on the seed. ")
+            "only when the paired swap test agrees, so they need resampling. ")
+    lack = ("they show the delta alone, with no CI, no p-value, no star and no verdict (run.json's test reads "
+            "\"paired-bootstrap (needs --resamples > 0)\"); run again with --resamples above 0 (1000 by default) to "
+            "test them.")
+    if starts and starts[-1] == 0:
+        if not starved:
+            return text + "This run was made with --resamples 0; none of its comparisons needed resampling."
+        return text + (f"This run was made with --resamples 0, so none were drawn: its {len(starved)} corpus-metric "
+                       f"comparisons needed resampling and got none; {lack}")
+    first = " / ".join(str(s) for s in starts if s) or "n/a"
+    text += (f"A resampled p-value starts from {first} resamples (seed {seeds}); the resamples are doubled, up to "
+             f"{numbers.count(MAX_RESAMPLES)}, while p is within two Monte Carlo errors of 0.05, so a verdict does "
+             "not turn on the seed, and while p sits at the smallest value its resamples can show, so a clear "
+             "difference can reach ** or *** after the adjustment. ")
+    if starved:
+        text += (f"{len(starved)} corpus-metric comparisons here, from a run made with --resamples 0, needed "
+                 f"resampling and got none; {lack} ")
     if not resampled:
-        return text + "No comparison here needed resampling."
-    used = sorted({int(c["resamples"]) for c in resampled if c.get("resamples")})
-    span = f"{used[0]}" if len(used) == 1 else f"{used[0]} to {used[-1]}"
-    return text + (f"Here: {len(resampled)} comparisons, {span} resamples, Monte Carlo error of p at most "
+        return (text + ("" if starved else "No comparison here needed resampling.")).rstrip()
+    used = [int(c["resamples"]) for c in resampled if c.get("resamples")]
+    if not used:
+        return text.rstrip()
+    low, high = min(used), max(used)
+    start = min((s for s in starts if s), default=low)
+    doubled = sum(u > start for u in used)
+    if low == high:
+        span = f"{low} resamples each" + ("" if low <= start else " (doubled: p near 0.05 or at its floor)")
+    else:
+        span = (f"{low} to {high} resamples ({len(used) - doubled} kept the {start} they started from, {doubled} were "
+                "doubled: p near 0.05 or at its floor)")
+    return text + (f"Here: {len(resampled)} comparisons, {span}; Monte Carlo error of p at most "
                    f"{numbers.value(max(c['mc_error'] for c in resampled))} (run.json: resamples, mc_error).")
 
 
@@ -91,6 +119,20 @@ def _missing(index: dict) -> str:
             f"here {len(short)} comparisons, {sum(int(c['n_missing']) for c in short)} document pairs in all")
     return ("Missing values: a document without a value on either side is left out of that comparison and counted "
             f"(n reads \"38 + 2 missing\"; run.json: n_missing): {here}.")
+
+
+def _few_changed(index: dict, info: dict) -> str:
+    """The corpus metrics' second minimum: documents whose values differ between the arms."""
+    least = int(info.get("min_changed_corpus", stats.MIN_CHANGED_CORPUS))
+    few = [c for c in index.values() if c.get("test") == stats.N_TOO_SMALL and tables.present(c.get("n_changed"))
+           and int(c["n_changed"]) < least]
+    here = f"here {len(few)} comparisons" if few else "none here"
+    return (f"A corpus metric also needs at least {least} documents whose values differ between the arms; with "
+            f"fewer it reads, for example, \"n too small: 3 changed documents < {least}\" ({here}), because a "
+            "bootstrap over documents of which only a few changed is far too narrow (macro F1: 35% coverage instead "
+            "of 95% with about 1 changed document, 61% with 3, 80-86% with 4 to 10). So when few answers change, a "
+            "\"did not break\" rule (a gate's forgetting budget) should gate on a per-document metric (accuracy, "
+            "exact match, token F1), whose interval stays honest with few changes.")
 
 
 def statistics_note(report: Report) -> list[str]:
@@ -104,11 +146,14 @@ def statistics_note(report: Report) -> list[str]:
         f"Δ = adapter − base on the same documents, paired by document; the unit is the {units}, and n counts the "
         "pairs compared.",
         "Means of per-document values (accuracy, exact match, per-answer F1 or ROUGE): the CI is Tango's score "
-        "interval for a difference of paired proportions and the p-value McNemar's score test, the same statistic "
-        "at 0, so \"the CI excludes 0\" and \"p < 0.05\" are one statement. It stays honest when few answers change "
-        "(0 of 40 changed gives about ±0.09, not [0, 0]). Values other than 0/1 enter as effective counts: a ±s "
-        "variable with the mean and spread of the observed differences.",
-        _resampling(report, index, info),
+        "interval for a difference of paired proportions. The p-value is the larger of McNemar's score test "
+        "(Tango's statistic at 0) and McNemar's exact mid-p test, because the score test alone rejects too often "
+        "when few answers change (4 of 4 changes one way gives p = 0.046, which happens 12.5% of the time with no "
+        "difference); where the two disagree the CI is widened to 0, so \"the CI excludes 0\" and \"p < 0.05\" "
+        "are one statement. The interval stays honest when few answers change (0 of 40 changed gives about ±0.09, "
+        "not [0, 0]). Values other than 0/1 enter as effective counts: a ±s variable with the mean and spread of "
+        "the observed differences.",
+        _resampling(report, index),
         _clusters(report, index),
         f"Stars: p adjusted over the family, {family}. "
         + " ".join(ADJUSTMENTS[m][1] + "." for m in method if m in ADJUSTMENTS)
@@ -116,16 +161,17 @@ def statistics_note(report: Report) -> list[str]:
         f"{unstarred(report)} Per-group rows (metric[group], such as general_mc's acc[subject]) are descriptive: "
         "outside the family, never starred; subjects are strata, not clusters.",
         "MDE: the change a comparison would detect with 80% power in a two-sided test at 5%, from its n, how often "
-        "the two arms' answers differ, and its clusters (before the adjustment: a star needs somewhat more). A delta "
+        "the two arms' answers differ, and its clusters (for a corpus metric, from the bootstrap spread of its "
+        "delta), before the adjustment: a star needs somewhat more. A delta "
         "without a star that is smaller than its MDE says the run could not see it, not that there is none; "
         "harness plan RUN --effect E gives the documents a smaller effect needs.",
         _missing(index),
         f"With fewer than {info.get('min_pairs', stats.MIN_PAIRS)} paired documents "
         f"({info.get('min_pairs_corpus', stats.MIN_PAIRS_CORPUS)} for corpus metrics, "
         f"{info.get('min_clusters', stats.MIN_CLUSTERS)} clusters) a comparison reads \"n too small\": no CI, no "
-        "p-value, no star, no verdict. Per-arm values in the task tables: Wilson intervals for proportions (on the "
-        "effective n for other values in [0, 1] and for clusters), a t interval for other means, the percentile "
-        "bootstrap for corpus metrics.",
+        "p-value, no star, no verdict. " + _few_changed(index, info) + " Per-arm values in the task tables: Wilson "
+        "intervals for proportions (on the effective n for other values in [0, 1] and for clusters), a t interval "
+        "for other means, the percentile bootstrap for corpus metrics.",
     ]
 
 
@@ -135,8 +181,9 @@ def forgetting_caption(report: Report) -> str:
             f"\"significant drop\": significant after the {name} adjustment over {family_words(report)}. \"rules "
             "out a drop larger than X\": the 95% CI's bound on the bad side is at −X, so a drop larger than X is "
             "excluded and a smaller one is not; set X against the drop you can accept (a gate's forgetting budget). "
-            "\"n too small\": too few documents for any verdict. MDE: the change the comparison would detect with 80% "
-            f"power at two-sided 5%. p: raw, then {name}-adjusted; per-group rows are descriptive (no adjusted p).")
+            "\"n too small\": too few documents (for a corpus metric, or too few whose values changed) for any "
+            "verdict. MDE: the change the comparison would detect with 80% power at two-sided 5%. "
+            f"p: raw, then {name}-adjusted; per-group rows are descriptive (no adjusted p).")
 
 
 def gate_caption(gate: dict) -> str:

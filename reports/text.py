@@ -82,7 +82,9 @@ def unparseable(report: Report, arm: str, k: int = 3) -> list[dict]:
 def too_small(c: dict) -> str:
     """Why a comparison has no verdict: '6 < 20' (documents), or '6 clusters < 10' when its documents are enough
     but its clusters are not."""
-    return stats.too_small(c.get("n"), c.get("min_n"), c.get("n_clusters"), stats.MIN_CLUSTERS)
+    changed = c.get("n_changed")
+    return stats.too_small(c.get("n"), c.get("min_n"), c.get("n_clusters"), stats.MIN_CLUSTERS,
+                           None if changed is None or changed != changed else changed)
 
 
 def forgetting_verdict(c: dict) -> tuple[str, bool]:

@@ -20,23 +20,18 @@ def _check_out(run_dirs: list[Path], out: Path | None) -> None:
     require_dir(out or run_dirs[0], "--out")
 
 
-def _load(run_dirs: list[Path], out: Path, resamples: int, multiplicity: str | None) -> data.Report:
+def _load(run_dirs: list[Path], out: Path, resamples: int | None, multiplicity: str | None) -> data.Report:
     loaded = [(d, results.load_run(d)) for d in run_dirs]
     for d, run in loaded:  # every run and samples file checked before anything is written
         refuse_inside_inputs(out, "--out", run)
         data.check_samples(d, run)
     for d, run in loaded:
-        recorded = run.get("statistics") or {}
-        stale = recorded.get("version") != comparisons.VERSION
-        if len(run["arms"]) > 1 and (stale or multiplicity not in (None, recorded.get("multiplicity"))):
-            # A run written before these statistics (or asked for another adjustment): computed from its samples,
-            # in memory (an input run is never rewritten).
-            comparisons.fill(run, d, resamples=resamples, multiplicity=multiplicity or "holm")
+        comparisons.current(run, d, multiplicity, resamples)
     return data.load(run_dirs, [run for _, run in loaded])
 
 
 def write_report(run_dirs: list[Path], out: Path | None, formats: set[str],
-                 resamples: int = 1000, multiplicity: str | None = None) -> tuple[Path, list[str], data.Report]:
+                 resamples: int | None = None, multiplicity: str | None = None) -> tuple[Path, list[str], data.Report]:
     """Check the runs and `out` (default: the first run directory), then write `formats` (of md, html, tex, png,
     pdf) there; return the folder, the files written (relative to it) and the report they render. HarnessError
     before any write."""

@@ -134,11 +134,22 @@ F1 = ("general_qa", "f1", "lora_r8")
 @pytest.mark.parametrize("fields, budget, code, said", [
     ({"delta": -0.01, "ci95": [-0.031, 0.011]}, 0.05, 0, "lower bound -0.0310 > -0.05: within the budget"),
     ({"delta": -0.2, "ci95": [-0.3, -0.1]}, 0.05, 1, "upper bound -0.1000 < -0.05: drop beyond the budget"),
-    ({"delta": -0.05, "ci95": [-0.1176, 0.0], "n": 40, "var_unit": 0.09, "unit": "question"}, 0.05, 1,
+    ({"delta": -0.03, "ci95": [-0.1176, 0.0], "n": 40, "var_unit": 0.09, "unit": "question"}, 0.05, 1,
      f"lower bound -0.1176 <= -0.05: inconclusive: n = 40 cannot show a drop smaller than 0.05; about "
-     f"{needed(0.09, 0.05)} questions would"),
-    ({"delta": -0.05, "ci95": [-0.1176, 0.0], "var_unit": DROP, "mde": DROP}, 0.05, 1,
+     f"{needed(0.09, 0.05)} questions would, if the adapter changed nothing (at the churn observed)"),
+    ({"delta": -0.03, "ci95": [-0.1176, 0.0], "var_unit": DROP, "mde": DROP}, 0.05, 1,
      "inconclusive: n = 30 cannot show a drop smaller than 0.05; the comparison records no var_unit"),
+    # the observed change at or past -budget: "about N would" keeps its assumption and gets a warning (with a true
+    # drop at the budget, those N would pass only about 2.5% of the time)
+    ({"delta": -0.05, "ci95": [-0.1176, 0.0], "n": 40, "var_unit": 0.09, "unit": "question"}, 0.05, 1,
+     "lower bound -0.1176 <= -0.05: inconclusive: n = 40 cannot show a drop smaller than 0.05; about "
+     f"{needed(0.09, 0.05)} questions would, if the adapter changed nothing (at the churn observed); but the observed "
+     "change (-0.0500) is at or beyond the budget: more questions would more likely confirm the drop than clear it"),
+    ({"delta": 0.075 - 0.125, "ci95": [-0.1176, 0.0], "n": 40, "var_unit": 0.09}, 0.05, 1,
+     "the observed change (-0.0500) is at or beyond the budget"),  # -0.04999999999999999: at the budget all the same
+    ({"delta": -0.1, "ci95": [-0.25, 0.05], "n": 40, "var_unit": DROP, "mde": DROP}, 0.02, 1,
+     "inconclusive: n = 40 cannot show a drop smaller than 0.02; but the observed change (-0.1000) is at or beyond "
+     "the budget: more documents would more likely confirm the drop than clear it"),  # no var_unit: no N
     ({"delta": -0.045, "ci95": [-0.06, -0.03], "n": 900, "var_unit": 0.05}, 0.05, 1,
      f"with no true change about {needed(0.05, 0.05)} documents would, so the change itself (-0.0450) is close to -0.05"),
     ({"delta": -0.1, "ci95": None, "p_value": None, "test": "n too small", "n": 6, "min_n": 10}, 0.5, 1,
@@ -155,10 +166,55 @@ def test_forgetting_is_non_inferiority(tmp_path, capsys, fields, budget, code, s
 def test_the_needed_n_uses_the_planning_formula():
     # 0.09 per-document variance, budget 0.05: (1.95996 + 0.84162)^2 * 0.09 / 0.05^2 = 282.56, so 283
     assert needed(0.09, 0.05) == 283
-    ch = checks.Change(-0.05, (-0.1176, 0.0), 40, None, 0, 0.09, "question", False, "")
+    ch = checks.Change(-0.03, (-0.1176, 0.0), 40, None, 0, 0.09, "question", False, "")
     assert checks.within(ch, 0.05, "budget") == (False, "lower bound -0.1176 <= -0.05: inconclusive: n = 40 cannot "
-                                                        "show a drop smaller than 0.05; about 283 questions would")
+                                                        "show a drop smaller than 0.05; about 283 questions would, if "
+                                                        "the adapter changed nothing (at the churn observed)")
     assert checks.within(ch, 0.2, "budget") == (True, "lower bound -0.1176 > -0.2: within the budget")
+
+
+def test_the_needed_n_is_what_passes_when_nothing_changed_not_when_the_drop_is_at_the_budget():
+    """What "about N would" promises, by simulation at the normal approximation the gate's interval follows: with no
+    true change, N documents clear -budget about 80% of the time; with a true drop at the budget, about 2.5%."""
+    rng = np.random.default_rng(0)
+    var, budget = 0.09, 0.05
+    n = needed(var, budget)
+    se = math.sqrt(var / n)
+    for truth, lo, hi in ((0.0, 0.76, 0.84), (-budget, 0.01, 0.04)):
+        runs = [checks.Change(g, (g - 1.959964 * se, g + 1.959964 * se), n, None, 0, var, "question", False, "")
+                for g in rng.normal(truth, se, 4000)]
+        passed = sum(checks.within(ch, budget, "budget")[0] for ch in runs) / len(runs)
+        assert lo <= passed <= hi, (truth, passed)
+
+
+def test_bounds_are_written_like_the_interval(tmp_path, capsys):
+    """yelp n_parsed: +7.00 [95% CI +2.88, +12.78]; the bound that decided is the interval's own text, not +2.882."""
+    assert run_gate(tmp_path, {"kind": "improves", "task": "yelp", "metric": "n_parsed", "arm": "lora_r8"}) == 0
+    assert lines(capsys.readouterr().out) == [
+        "ok  lora_r8 yelp/n_parsed: change +7.00 [95% CI +2.88, +12.78] (n=40): lower bound +2.88 > margin 0: improves"]
+    assert run_gate(tmp_path, {"kind": "forgetting", "task": "yelp", "metric": "n_parsed", "arm": "lora_r8",
+                               "budget": 1}) == 0
+    assert lines(capsys.readouterr().out)[0].endswith("lower bound +2.88 > -1: within the budget")
+    assert run_gate(tmp_path, {"kind": "improves", "task": "yelp", "metric": "n_parsed", "arm": "lora_r8",
+                               "margin": 9, "require_ci": False}) == 1
+    assert lines(capsys.readouterr().out)[0].endswith("gain +7.00 < margin 9: point estimate only (require_ci: false)")
+    beyond = patched(tmp_path, set_comparison("yelp", "n_parsed", "lora_r8", delta=-7.0, ci95=[-12.78, -2.882]))
+    assert run_gate(tmp_path, {"kind": "forgetting", "task": "yelp", "metric": "n_parsed", "arm": "lora_r8",
+                               "budget": 1}, run=beyond) == 1
+    assert lines(capsys.readouterr().out)[0].endswith("[95% CI -12.78, -2.88] (n=40): upper bound -2.88 < -1: drop "
+                                                      "beyond the budget")
+
+
+def test_not_degenerate_names_no_answer_when_nothing_parsed(tmp_path, capsys):
+    """An arm that answered nothing readable has no most frequent answer: the line says so, not "answer None"."""
+    def nothing_parsed(run):
+        (d,) = [d for d in run["diagnostics"] if d["arm"] == "lora_r8"]
+        d.update(classes_predicted=0, majority_answer=None, majority_share=0.0, unparseable_share=1.0, accuracy=0.0,
+                 verdict="no parseable answer")
+    run = patched(tmp_path, nothing_parsed)
+    assert run_gate(tmp_path, {"kind": "not_degenerate", "task": "yelp", "arm": "lora_r8"}, run=run) == 1
+    assert lines(capsys.readouterr().out) == [
+        "BAD lora_r8 yelp/predictions: 0 of 5 classes predicted (need >= 2); no parseable answer among n=40"]
 
 
 def test_lower_is_better_flips_the_interval(tmp_path, capsys):
@@ -269,8 +325,18 @@ def test_no_regression_inconclusive_names_the_n(tmp_path, capsys, monkeypatch):
     # 0.05 * (1.95996 + 0.84162)^2 / 0.05^2 = 156.98: 157 questions
     assert line.endswith("paired change -0.0200 [95% CI -0.0800, +0.0400] (n=50, 2 missing): lower bound -0.0800 "
                          f"<= -0.05: inconclusive: n = 50 cannot show a drop smaller than 0.05; about {needed(0.05, 0.05)} "
-                         "questions would"), line
+                         "questions would, if the candidate changed nothing (at the churn observed)"), line
     assert needed(0.05, 0.05) == 157
+    # a drop at the tolerance itself: the n with its assumption, and the warning that more would rather confirm it
+    monkeypatch.setattr(checks, "paired_vs_baseline",
+                        lambda *a: (SimpleNamespace(**{**vars(fake), "delta": -0.05, "ci95": [-0.11, 0.01]}), "mean"))
+    assert run_gate(tmp_path, {"kind": "no_regression", "task": "t", "metric": "acc", "tolerance": 0.05},
+                    run=cand, baseline=base) == 1
+    (line,) = lines(capsys.readouterr().out)
+    assert line.endswith("lower bound -0.1100 <= -0.05: inconclusive: n = 50 cannot show a drop smaller than 0.05; "
+                         f"about {needed(0.05, 0.05)} questions would, if the candidate changed nothing (at the churn "
+                         "observed); but the observed change (-0.0500) is at or beyond the tolerance: more questions "
+                         "would more likely confirm the drop than clear it"), line
 
 
 def test_no_regression_without_a_test(tmp_path, capsys):

@@ -81,6 +81,40 @@ def test_the_table_states_the_method_and_the_numbers(tmp_path, capsys):
     assert "1 descriptive per-group rows left out" in out
     factor = ((2.497705 + Z_80) / (Z_975 + Z_80)) ** 2  # Holm's strictest step over 4: z_{1 - 0.025/4}
     assert f"about {factor:.2f}x these documents" in out
+    # the gate is an intersection-union test and never reads the stars: only the stars are adjusted
+    assert "Only the report's significance stars are adjusted (Holm) over the run's 4 tested comparisons; the " \
+           "gate's checks are not" in out
+    assert "gate decisions that claim significance" not in out
+
+
+def test_too_few_clusters_is_the_reason_when_the_documents_are_enough(tmp_path, capsys):
+    """12 questions (min_n 10) in 6 clusters: it is the clusters (below stats.MIN_CLUSTERS = 10) that are too few."""
+    rows = [_comparison("docqa", "acc", n=12, n_clusters=6, var_unit=None, mde=None, ci95=None, p_value=None,
+                        n_too_small=True, test="n too small"),
+            _comparison("docqa", "f1", n=8, n_clusters=4, var_unit=None, mde=None, ci95=None, p_value=None,
+                        n_too_small=True, test="n too small"),
+            _comparison("docqa", "em", n=8, var_unit=None, mde=None, ci95=None, p_value=None, n_too_small=True,
+                        test="n too small")]
+    notes = {r["metric"]: r["note"] for r in _json(capsys, str(_pilot(tmp_path, rows)), "--effect", "0.02")["rows"]}
+    assert notes["acc"] == ("n too small in the pilot (6 clusters < 10): no variance estimate; pilot on at least 10 "
+                            "clusters")
+    assert notes["f1"] == ("n too small in the pilot (8 < 10): no variance estimate; pilot on at least 10 questions in "
+                           "at least 10 clusters")
+    assert notes["em"] == "n too small in the pilot (8 < 10): no variance estimate; pilot on at least 10 questions"
+
+
+def test_units_are_pluralised_by_their_first_word(tmp_path, capsys):
+    """Perplexity's unit is 'document (all its windows together)': 'documents (all its windows together)'."""
+    unit = "document (all its windows together)"
+    rows = [_comparison("perplexity", "nll_per_token", unit=unit, n=6, min_n=20, var_unit=None, mde=None, ci95=None,
+                        p_value=None, n_too_small=True, test="n too small"),
+            _comparison("perplexity", "bits_per_byte", unit=unit, n=40, n_clusters=20, var_unit=0.01)]
+    assert main(["plan", str(_pilot(tmp_path, rows)), "--effect", "0.02"]) == 0
+    out = capsys.readouterr().out
+    assert "pilot on at least 20 documents (all its windows together)" in out
+    assert f"{expected(0.01, 0.02)} documents (all its windows together)" in out
+    assert "at the pilot's 2 documents (all its windows together) per cluster" in out
+    assert "together)s" not in out
 
 
 def test_a_run_without_planning_data_says_why(tmp_path, capsys):

@@ -278,8 +278,10 @@ def test_record_refuses_a_folder_that_is_not_a_run(tmp_path, reg_path, capsys):
     assert "no run.json" in capsys.readouterr().err and not reg_path.exists()
 
 
-def _candidates(reg_path, scores: list[tuple[float, list | None]], metric="acc", higher_is_better=True):
-    """One run whose adapter arms c0, c1, ... scored `scores` (value, stored 95% CI) on one task's documents."""
+def _candidates(reg_path, scores: list[tuple[float, list | None]], metric="acc", higher_is_better=True,
+                registered=None):
+    """One run whose adapter arms c0, c1, ... scored `scores` (value, stored 95% CI) on one task's documents; the
+    arms numbered in `registered` (default: all) have a registered adapter name, cand0, cand1, ..."""
     arms = [{"name": "base", "adapter": None}] + [
         {"name": f"c{i}", "adapter": {"path": f"/a/c{i}", "fingerprint": f"sha256:c{i}", "peft": {}}}
         for i in range(len(scores))]
@@ -289,7 +291,8 @@ def _candidates(reg_path, scores: list[tuple[float, list | None]], metric="acc",
            "scores": [{"task": "t", "metric": metric, "arm": f"c{i}", "value": v, "stderr": None, "ci95": ci, "n": 200,
                        "higher_is_better": higher_is_better} for i, (v, ci) in enumerate(scores)]}
     reg = Registry(reg_path)
-    reg.record_run(run, "/runs/sweep", {f"c{i}": f"cand{i}" for i in range(len(scores))})
+    names = range(len(scores)) if registered is None else registered
+    reg.record_run(run, "/runs/sweep", {f"c{i}": f"cand{i}" for i in names})
     reg.close()
 
 
@@ -344,3 +347,26 @@ def test_best_ties_for_lower_is_better(reg_path, capsys):
     rows = _best_json(reg_path, capsys, "token_perplexity")
     assert [(r["value"], r["status"]) for r in rows] == [(10.0, "best"), (12.0, "tied"), (20.0, "worse")]
     assert 12.0 - factor <= 10.0 + factor < 20.0 - factor
+
+
+def test_best_without_any_interval_says_no_tie_can_be_judged(reg_path, capsys):
+    """No candidate's run stored an interval: no Bonferroni line "widened to 95.00% ... x1.000" for a method that
+    was never applied; unregistered arms are shown by arm, never as "None"."""
+    _candidates(reg_path, [(0.70, None), (0.60, None), (0.65, None)], registered=[1])
+    rows = _best_json(reg_path, capsys)
+    assert [r["status"] for r in rows] == ["no interval"] * 3
+    assert cli(reg_path, "best", "--task", "t", "--metric", "acc") == 0
+    out = capsys.readouterr().out
+    assert "method: no candidate has an interval (their runs stored none), so no tie can be judged" in out
+    assert "Bonferroni" not in out and "95.00%" not in out and "x1.000" not in out
+    assert "no candidate has an interval, so no tie can be judged" in out.splitlines()[-1]
+    table = {ln.split()[2]: ln.split()[1] for ln in out.splitlines() if ln.strip()[:1].isdigit()}  # arm -> name
+    assert table == {"c0": "(unregistered)", "c1": "cand1", "c2": "(unregistered)"}
+    assert "None" not in out
+
+
+def test_best_names_an_unregistered_arm_by_its_arm(reg_path, capsys):
+    _candidates(reg_path, [(0.70, [0.63, 0.76]), (0.69, [0.62, 0.75])], registered=[1])
+    assert cli(reg_path, "best", "--task", "t", "--metric", "acc") == 0
+    out = capsys.readouterr().out
+    assert "statistically tied with the best (2 of 2): c0 (unregistered), cand1" in out and "None" not in out

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.core import results
+from harness.core import results, stats
 
 
 def good_run() -> dict:
@@ -134,3 +134,37 @@ def test_missing_per_document_values_are_left_out_counted_and_the_run_stays_read
     assert results.load_run(d)["comparisons"]
     _, written, _ = write_report([d], tmp_path / "out", {"md"})
     assert "report.md" in written
+
+
+def test_gate_and_report_judge_an_older_run_on_the_numbers_of_today(tmp_path):
+    """A run written under an older statistical contract: the gate and the report both recompute its comparisons
+    in memory (the same numbers), and neither rewrites it."""
+    import shutil
+
+    from harness.core import comparisons
+    from harness.gate.judge import judge
+
+    d = tmp_path / "run"
+    shutil.copytree(Path(__file__).parent / "data" / "golden_run", d)
+    run = results.load_run(d)
+    today = {(c["task"], c["metric"], c["arm"]): c["ci95"] for c in run["comparisons"]}
+    run["statistics"]["version"] = 1
+    for c in run["comparisons"]:
+        if c["ci95"]:
+            c["ci95"] = [c["ci95"][0] - 1.0, c["ci95"][1] + 1.0]  # what an older method said
+    results.write_json(d / "run.json", run)
+    before = (d / "run.json").read_bytes()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - kind: improves\n    task: yelp\n    metric: accuracy\n")
+    judged, verdicts = judge(d, rules)
+    assert {(c["task"], c["metric"], c["arm"]): c["ci95"] for c in judged["comparisons"]} == today
+    lo = today[("yelp", "accuracy", "lora_r8")][0]
+    assert f"lower bound +{lo:.4f}" in verdicts[0].checks[0].detail
+    assert (d / "run.json").read_bytes() == before
+    # asking another adjustment of a current run re-adjusts the recorded p-values and recomputes nothing else
+    current = results.load_run(Path(__file__).parent / "data" / "golden_run")
+    bh = comparisons.current(copy.deepcopy(current), d, "bh")
+    assert [c["ci95"] for c in bh["comparisons"]] == [c["ci95"] for c in current["comparisons"]]
+    family = [c["p_value"] for c in current["comparisons"] if c["family"]]
+    assert [c["p_adjusted"] for c in bh["comparisons"] if c["family"]] == stats.adjust(family, "bh")
+    assert bh["statistics"]["multiplicity"] == "bh"

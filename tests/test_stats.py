@@ -18,9 +18,14 @@ def test_identical_scores_cover_zero():
     binary = rng.integers(0, 2, 300).tolist()
     cont = rng.random(300).tolist()
     pairs = [[int(g), int(p)] for g, p in zip(rng.integers(0, 5, 300), rng.integers(-1, 5, 300))]
-    for values, agg in ((binary, "mean"), (cont, "mean"), (pairs, "f1_macro"), (pairs, "accuracy")):
+    for values, agg in ((binary, "mean"), (cont, "mean"), (pairs, "accuracy")):  # yelp accuracy: a per-review mean
         c = stats.compare(values, values, agg)
-        assert c.delta == 0 and c.ci95[0] <= 0 <= c.ci95[1] and c.p_value >= 0.05, (agg, c)
+        assert c.delta == 0 and c.ci95[0] < 0 < c.ci95[1] and c.p_value >= 0.05, (agg, c)
+    for agg in ("f1_macro", "f1_micro"):  # no document changed: a bootstrap would say [0, 0]; no interval instead
+        c = stats.compare(pairs, pairs, agg)
+        assert c.delta == 0 and c.ci95 is None and c.test == stats.N_TOO_SMALL and c.n_changed == 0
+        assert stats.too_small(c.n, c.min_n, c.n_clusters, stats.MIN_CLUSTERS, c.n_changed) == \
+            "0 changed documents < 20"
 
 
 def test_independent_draws_from_one_distribution():
@@ -255,7 +260,8 @@ def test_zero_resamples_keeps_the_closed_form_tests():
     cont = stats.compare(rng.random(50).tolist(), rng.random(50).tolist(), resamples=0)
     assert cont.p_value is not None and cont.mc_error is None
     pairs = [[int(g), int(g)] for g in rng.integers(0, 5, 50)]
-    corpus = stats.compare(pairs, pairs, "f1_macro", resamples=0)
+    other = [[g, (p + 1) % 5 if i % 2 else p] for i, (g, p) in enumerate(pairs)]  # 25 answers changed
+    corpus = stats.compare(pairs, other, "f1_macro", resamples=0)
     assert corpus.test.endswith("(needs --resamples > 0)") and corpus.p_value is None
 
 
@@ -323,3 +329,15 @@ def test_a_clear_corpus_difference_is_resampled_past_its_floor():
     c = stats.compare(b, t, "f1_macro", resamples=1000)
     assert c.resamples == 32_000 and c.p_value < 1e-4
     assert stats.adjust([c.p_value] * 13)[0] < 0.001
+
+
+def test_a_corpus_metric_needs_changed_documents():
+    """19 of 200 answers changed: the bootstrap would resample mostly identical documents and be far too narrow, so
+    there is no interval; at 20 there is one."""
+    rng = np.random.default_rng(9)
+    gold = rng.integers(0, 5, 200)
+    base = [[int(g), int(g)] for g in gold]
+    for k, has_ci in ((19, False), (20, True)):
+        tuned = [[g, (p + 1) % 5] if i < k else [g, p] for i, (g, p) in enumerate(base)]
+        c = stats.compare(base, tuned, "f1_macro", resamples=300)
+        assert c.n_changed == k and (c.ci95 is not None) == has_ci and (c.mde is not None) == has_ci

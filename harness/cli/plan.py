@@ -34,11 +34,30 @@ def _check_flags(effect: float, power: float) -> None:
         raise HarnessError(f"--power {power:g}: must be between 0 and 1, exclusive (e.g. 0.8)")
 
 
+def _units(c: dict) -> str:
+    from harness.gate.checks import plural  # lazily: the gate imports numpy, `harness --help` must not
+
+    return plural(c.get("unit") or "document")
+
+
+def _too_small(c: dict) -> str:
+    """Why the pilot had no interval, in the words of the run's own rule (stats.too_small: documents, or clusters
+    when the documents were enough), and what a pilot needs: each minimum it fell short of."""
+    from harness.core import stats
+
+    n, k = c.get("n"), c.get("n_clusters")
+    min_n = c.get("min_n") or stats.MIN_PAIRS
+    why = stats.too_small(n=n, min_n=min_n, n_clusters=k, min_clusters=stats.MIN_CLUSTERS)
+    short = ([f"{min_n} {_units(c)}"] if n is None or n < min_n else [])
+    short += [f"{stats.MIN_CLUSTERS} clusters"] if k and k < stats.MIN_CLUSTERS else []
+    need = f"pilot on at least {' in at least '.join(short)}" if short else f"pilot on more {_units(c)}"
+    return f"n too small in the pilot ({why}): no variance estimate; {need}"
+
+
 def _why_not(c: dict) -> str:
     """Why a comparison gives no basis for planning."""
     if c.get("n_too_small"):
-        return (f"n too small in the pilot (n = {c.get('n')}, below {c.get('min_n')}): no variance estimate; "
-                f"pilot on at least {c.get('min_n')} {c.get('unit') or 'document'}s")
+        return _too_small(c)
     if "var_unit" not in c:
         return ("the run records no var_unit (written before planning data); write it again with the same "
                 "`harness run` command and --force (the response cache answers)")
@@ -67,7 +86,7 @@ def plan_row(c: dict, effect: float, power: float) -> dict:
     k, n = c.get("n_clusters"), c.get("n")
     if isinstance(k, int) and k > 0 and isinstance(n, int) and n > 0:
         row["clusters"] = math.ceil(row["documents"] * k / n)  # documents / the pilot's mean cluster size
-        row["note"] = f"at the pilot's {n / k:.3g} {row['unit']}s per cluster"
+        row["note"] = f"at the pilot's {n / k:.3g} {_units(c)} per cluster"
     return row
 
 
@@ -80,24 +99,32 @@ def _num(v, digits: int = 4) -> str:
 def _table(rows: list[dict]) -> str:
     head = ["task", "metric", "arm", "pilot n", "clusters", "mde (80%)", "needed", "clusters needed", "note"]
     body = [[r["task"], r["metric"], r["arm"], _num(r["pilot_n"]), _num(r["pilot_clusters"]), _num(r["pilot_mde"]),
-             "-" if r["documents"] is None else f"{r['documents']} {r['unit']}s", _num(r["clusters"]), r["note"]]
+             "-" if r["documents"] is None else f"{r['documents']} {_units(r)}", _num(r["clusters"]), r["note"]]
             for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in [head, *body])
 
 
+_METHODS = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+
+
 def _family_note(run: dict, power: float) -> str | None:
-    """What the run's multiplicity adjustment costs: Holm's strictest step tests at 5% / family size."""
+    """What the report's multiplicity adjustment costs a star: its strictest step tests at 5% / family size (Holm's
+    first step; Benjamini-Hochberg's smallest p meets the same bar). The gate is not adjusted: it passes only when
+    every check passes (intersection-union), each check its own one-sided test, and it never reads the stars."""
     from scipy.stats import norm
 
-    size = (run.get("statistics") or {}).get("family_size")
+    statistics = run.get("statistics") or {}
+    size = statistics.get("family_size")
     if not isinstance(size, int) or size < 2:
         return None
+    method = _METHODS.get(statistics.get("multiplicity"), "Holm")
     z = norm.isf(0.025) + norm.ppf(power)
     factor = ((norm.isf(0.025 / size) + norm.ppf(power)) / z) ** 2
-    return (f"Stars and gate decisions that claim significance adjust over the run's {size} tested comparisons: "
-            f"for a change to be significant at Holm's strictest step (5%/{size}) it needs about {factor:.2f}x "
-            "these documents.")
+    return (f"Only the report's significance stars are adjusted ({method}) over the run's {size} tested "
+            "comparisons; the gate's checks are not (each is its own one-sided test, and the gate passes only when "
+            f"all do). For a star at the strictest step (5%/{size}) a change needs about {factor:.2f}x these "
+            "documents.")
 
 
 def _cmd_plan(a) -> int:

@@ -189,7 +189,8 @@ def _best(reg, a) -> None:
     print(_tied_line(ranked))
     if others:
         print("\nnot ranked with them (not measured on the same task definition and documents):")
-        print(_table(others, ["adapter_name", "arm", "value", "n", "run_id", "reason"]))
+        print(_table([dict(r, adapter_name=_name(r)) for r in others],
+                     ["adapter_name", "arm", "value", "n", "run_id", "reason"]))
 
 
 def _best_row(rank: int, r: dict) -> dict:
@@ -198,8 +199,13 @@ def _best_row(rank: int, r: dict) -> dict:
     def interval(ci):
         return "no interval" if ci is None else f"[{numbers.value(ci[0])}, {numbers.value(ci[1])}]"
 
-    return dict(r, rank=rank, value=numbers.value(r["value"]), **{"95% CI": interval(r["ci95"]),
-                "simultaneous CI": interval(r["sim_ci"]), "vs best": r["status"]})
+    return dict(r, rank=rank, adapter_name=_name(r), value=numbers.value(r["value"]),
+                **{"95% CI": interval(r["ci95"]), "simultaneous CI": interval(r["sim_ci"]), "vs best": r["status"]})
+
+
+def _name(r: dict) -> str:
+    """A candidate's registered name; an arm whose adapter was never registered has none."""
+    return r["adapter_name"] or "(unregistered)"
 
 
 def _tied_line(ranked: list[dict]) -> str:
@@ -207,8 +213,8 @@ def _tied_line(ranked: list[dict]) -> str:
     unknown = sum(r["status"] == "no interval" for r in ranked)
     tail = f"; {unknown} without an interval, not compared" if unknown else ""
     if not tied:
-        return f"no candidate has an interval: none can be told apart{tail}"
-    names = ", ".join(r["adapter_name"] or r["arm"] for r in tied)
+        return "no candidate has an interval, so no tie can be judged: the order is the point estimates' alone"
+    names = ", ".join(r["adapter_name"] or f"{r['arm']} (unregistered)" for r in tied)
     if len(tied) == 1:
         return f"best: {names}, alone (no other candidate's simultaneous interval reaches it){tail}"
     return (f"statistically tied with the best ({len(tied)} of {len(ranked)}): {names}; the data cannot tell them "

@@ -18,7 +18,9 @@ def add_parsers(sub) -> None:
     p.add_argument("runs", nargs="+", type=user_path, metavar="RUN_DIR")
     p.add_argument("--format", default="md,html,tex,png,pdf", help="comma-separated: md, html, tex, png, pdf")
     p.add_argument("--out", type=user_path, help="output folder (default: the first run directory)")
-    p.add_argument("--resamples", type=int, default=1000, help="resamples when comparisons must be (re)computed")
+    p.add_argument("--resamples", type=int,
+                   help="resamples when a run's comparisons must be recomputed (a run written under older statistics; "
+                        "default: as the run recorded, else 1000)")
     p.add_argument("--multiplicity", choices=("holm", "bh"),
                    help="recompute the stars with this adjustment: holm (family-wise error) or bh (false discovery "
                         "rate); default: as the run recorded")
@@ -48,7 +50,7 @@ def _cmd_report(a) -> int:
     unknown = formats - FORMATS
     if unknown:
         raise HarnessError(f"--format: unknown {', '.join(sorted(unknown))}; choose from {', '.join(sorted(FORMATS))}")
-    if a.resamples < 1:
+    if a.resamples is not None and a.resamples < 1:
         raise HarnessError(f"--resamples {a.resamples}: must be >= 1")
     from reports.write import write_report
 

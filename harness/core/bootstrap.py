@@ -15,6 +15,7 @@ from scipy import stats as sps
 from harness.core.decision import (
     ALPHA,
     EXACT_MAX_N,
+    MIN_CHANGED_CORPUS,
     MIN_PAIRS_CORPUS,
     N_TOO_SMALL,
     POWER_Z,
@@ -119,6 +120,14 @@ def _once(a, b, reduce, delta, resamples, rng, clusters) -> tuple[Comparison, bo
     return out, out.p_value is not None and out.p_value <= floor * (1 + 1e-9)
 
 
+def changed(a: np.ndarray, b: np.ndarray) -> int:
+    """Documents whose values differ between the arms."""
+    if a.dtype == object:
+        return sum(1 for x, y in zip(a, b) if x != y)
+    diff = a != b
+    return int(np.sum(diff.reshape(len(a), -1).any(axis=1)))
+
+
 def corpus_compare(a: np.ndarray, b: np.ndarray, reduce, resamples: int, rng, clusters=None,
                    max_resamples: int = MAX_RESAMPLES) -> Comparison:
     """tuned (b) - base (a) for a corpus metric, from the arms' per-document arrays (n, ...). With cluster keys the
@@ -130,8 +139,12 @@ def corpus_compare(a: np.ndarray, b: np.ndarray, reduce, resamples: int, rng, cl
     k = None if clusters is None else len(np.unique(clusters))
     if n < MIN_PAIRS_CORPUS:
         return Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS, n_clusters=k)
+    moved = changed(a, b)
+    if moved < MIN_CHANGED_CORPUS:
+        return Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS, n_clusters=k, n_changed=moved)
     if not resamples:
-        return Comparison(delta, None, None, "paired-bootstrap (needs --resamples > 0)", n, MIN_PAIRS_CORPUS, n_clusters=k)
+        return Comparison(delta, None, None, "paired-bootstrap (needs --resamples > 0)", n, MIN_PAIRS_CORPUS,
+                          n_clusters=k, n_changed=moved)
     while True:
         out, at_floor = _once(a, b, reduce, delta, resamples, rng, clusters)
         p = out.p_value
@@ -139,7 +152,7 @@ def corpus_compare(a: np.ndarray, b: np.ndarray, reduce, resamples: int, rng, cl
         if p is None or (abs(p - ALPHA) > 2 * mc and not at_floor) or resamples * 2 > max_resamples:
             break
         resamples *= 2
-    out.mc_error, out.resamples, out.n_clusters = mc, resamples, k
+    out.mc_error, out.resamples, out.n_clusters, out.n_changed = mc, resamples, k, moved
     if k is not None:
         out.test = f"{TEST} (clustered: {k} clusters)"
     return out

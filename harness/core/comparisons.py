@@ -36,7 +36,7 @@ def aggregation(run: dict, task: str, metric: str) -> str:
     return (run["tasks"].get(task, {}).get("aggregations") or {}).get(metric.split(":")[0], "mean")
 
 
-VERSION = 2  # the statistical contract run.json's comparisons follow; a report recomputes older ones in memory
+VERSION = 3  # the statistical contract run.json's comparisons follow; a report recomputes older ones in memory
 GROUPED = "macro_by_group"  # per-document values are [group, value]; the task's score is the mean of group means
 
 
@@ -79,7 +79,7 @@ def _record(s: dict, arm: str, c, run: dict) -> dict:
         "task": s["task"], "metric": s["metric"], "arm": arm, "vs": BASE_ARM, "delta": c.delta,
         "ci95": c.ci95, "p_value": c.p_value, "p_adjusted": None, "significant": False, "family": "group" not in s,
         "test": c.test, "n": c.n, "n_clusters": c.n_clusters, "n_missing": c.n_missing, "mde": c.mde,
-        "var_unit": c.var_unit, "mc_error": c.mc_error, "resamples": c.resamples,
+        "var_unit": c.var_unit, "mc_error": c.mc_error, "resamples": c.resamples, "n_changed": c.n_changed,
         "n_too_small": c.test == stats.N_TOO_SMALL, "min_n": c.min_n,
         "unit": run["tasks"].get(s["task"], {}).get("unit", "document"), "higher_is_better": s.get("higher_is_better"),
     }
@@ -126,16 +126,37 @@ def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = stats.SEED
             c = stats.compare([values[d] for d in docs], [tuned[d] for d in docs], agg, resamples, seed, cl)
             if c is not None:
                 comparisons.append(_record(s, arm, c, run))
-    size = _family(comparisons, multiplicity)
     run["comparisons"] = comparisons
-    run.setdefault("statistics", {}).update({
+    _family_words(run, _family(comparisons, multiplicity), multiplicity)
+    run["statistics"].update({
         "version": VERSION, "resamples": resamples, "seed": seed, "alpha": stats.ALPHA, "min_pairs": stats.MIN_PAIRS,
         "min_pairs_corpus": stats.MIN_PAIRS_CORPUS, "min_clusters": stats.MIN_CLUSTERS,
-        "multiplicity": multiplicity, "family_size": size,
-        "family": f"the run's {size} adapter-vs-base comparisons with a test (per-group rows are descriptive)",
-        "ci": "per comparison, 95%: Tango's score interval (McNemar's score test at 0) for means of per-document "
-              "values, on effective counts for values other than 0/1; the expanded percentile paired bootstrap, "
-              "significant only with the paired permutation test, for corpus metrics; clusters by design effect "
-              "or cluster bootstrap",
+        "min_changed_corpus": stats.MIN_CHANGED_CORPUS,
+        "ci": "per comparison, 95%: Tango's score interval for means of per-document values (on effective counts "
+              "for values other than 0/1), p the larger of McNemar's score test and its exact mid-p test, the "
+              "interval widened to 0 where they disagree; the expanded percentile paired bootstrap, significant only "
+              "with the paired permutation test, for corpus metrics (at least "
+              f"{stats.MIN_CHANGED_CORPUS} changed documents); clusters by design effect or cluster bootstrap",
     })
+    return run
+
+
+def _family_words(run: dict, size: int, method: str) -> None:
+    run.setdefault("statistics", {}).update({
+        "multiplicity": method, "family_size": size,
+        "family": f"the run's {size} adapter-vs-base comparisons with a test (per-group rows are descriptive)"})
+
+
+def current(run: dict, run_dir: Path, multiplicity: str | None = None, resamples: int | None = None) -> dict:
+    """The run's comparisons under this contract, in memory (an input run is never rewritten): a run written under
+    an older one is recomputed from its samples, with the resamples it recorded; asking for another multiplicity
+    only re-adjusts the recorded p-values."""
+    recorded = run.get("statistics") or {}
+    if len(run["arms"]) < 2:
+        return run
+    if recorded.get("version") != VERSION:
+        return fill(run, run_dir, resamples=int(resamples or recorded.get("resamples") or 1000),
+                    multiplicity=multiplicity or recorded.get("multiplicity") or "holm")
+    if multiplicity and multiplicity != recorded.get("multiplicity"):
+        _family_words(run, _family(run["comparisons"], multiplicity), multiplicity)
     return run

@@ -5,12 +5,14 @@ question, a perplexity document with all its windows). The contract, validated b
 (benchmarks/simulate.py, tests/test_stats_simulation.py; the README shows its table):
 
 - Means of per-document values (accuracy, exact match, token F1, per-answer scores): Tango's score interval for
-  the difference of paired proportions, McNemar's score test at 0, on effective counts for values other than 0/1
-  (harness.core.score). It stays honest when few answers change.
+  the difference of paired proportions, on effective counts for values other than 0/1 (harness.core.score); p is
+  the larger of McNemar's score test and McNemar's exact mid-p test, the interval widened to 0 where they disagree.
+  It stays honest when few answers change.
 - Corpus metrics (F1 over classes, corpus ROUGE/BLEU, perplexity from summed NLL, macro averages by group): a
   paired bootstrap over documents, the metric recomputed on each resample, with the expanded percentile interval,
-  significant only when the paired permutation test agrees (harness.core.bootstrap). Resamples are added while
-  p is within two Monte Carlo errors of 0.05; the error is recorded.
+  significant only when the paired permutation test agrees (harness.core.bootstrap). Resamples are doubled while
+  p is within two Monte Carlo errors of 0.05 or at the smallest value its resamples can show; the error is
+  recorded.
 - For each comparison the 95% CI and the raw p-value come from one procedure: "CI excludes 0" and "p < 0.05" are
   the same statement. Stars use p adjusted over the run's family (harness.core.multiplicity: Holm by default).
 - Questions that share a document (a task's `cluster` key) are resampled, or their variance estimated, by
@@ -19,7 +21,8 @@ question, a perplexity document with all its windows). The contract, validated b
 - Every comparison carries `mde`, the effect detectable with 80% power at two-sided 5%, and `var_unit`, from which
   n_needed() plans the documents another effect needs.
 - Below MIN_PAIRS paired units (MIN_PAIRS_CORPUS for corpus metrics, MIN_CLUSTERS clusters) there is no comparison:
-  the record says "n too small", with no CI and no p-value.
+  the record says "n too small", with no CI and no p-value; so too for a corpus metric whose values differ between
+  the arms on fewer than MIN_CHANGED_CORPUS documents (its bootstrap would be far too narrow).
 - Per-arm values: Wilson intervals for proportions (on the effective n for other values in [0, 1] and for
   clusters), a t interval for other means, the percentile bootstrap for corpus metrics.
 
@@ -39,6 +42,7 @@ from harness.core import aggregations
 from harness.core.bootstrap import MAX_RESAMPLES, corpus_compare, percentile_ci, resample_index
 from harness.core.decision import (
     ALPHA,
+    MIN_CHANGED_CORPUS,
     MIN_PAIRS,
     MIN_PAIRS_CORPUS,
     N_TOO_SMALL,
@@ -49,7 +53,7 @@ from harness.core.decision import (
 from harness.core.multiplicity import adjust
 from harness.core.score import design_effect, score_compare
 
-__all__ = ["ALPHA", "MIN_CLUSTERS", "MIN_PAIRS", "MIN_PAIRS_CORPUS", "N_TOO_SMALL", "SEED", "Comparison", "adjust",
+__all__ = ["ALPHA", "MIN_CHANGED_CORPUS", "MIN_CLUSTERS", "MIN_PAIRS", "MIN_PAIRS_CORPUS", "N_TOO_SMALL", "SEED", "Comparison", "adjust",
            "compare", "n_needed", "too_small", "value_ci"]
 
 SEED = 0  # the one resampling seed, for `harness run` and `harness report` alike

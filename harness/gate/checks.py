@@ -8,6 +8,7 @@ interval, n, and what decided it.
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +45,6 @@ def _targets(rule: dict, run: dict) -> list[tuple[str, str, str]]:
     return targets(rule, run, judges_base(rule))
 
 
-def _signed(x: float) -> str:
-    return numbers.delta(x)
-
-
 # --- a change, as the rules about changes read it ----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def as_change(c, higher_is_better, unit: str = "document") -> Change:
     if ci is not None:
         ci = (-ci[1], -ci[0]) if flip else (ci[0], ci[1])
     n, test = get("n"), get("test")
-    why = (f"n too small ({stats.too_small(n, get('min_n'), get('n_clusters'), stats.MIN_CLUSTERS)}): no interval"
+    why = (f"n too small ({stats.too_small(n, get('min_n'), get('n_clusters'), stats.MIN_CLUSTERS, get('n_changed'))}): no interval"
            if test == stats.N_TOO_SMALL
            else f"no interval (test: {test or 'none'})")
     return Change(-delta if flip else delta, ci, n, get("n_clusters"), get("n_missing") or 0, get("var_unit"),
@@ -91,50 +88,79 @@ def describe(ch: Change, label: str = "change") -> str:
     return f"{label} {text} ({', '.join(counts)})"
 
 
-def _plural(unit: str) -> str:
+def plural(unit: str) -> str:
     """'question' -> 'questions'; 'document (all its windows together)' -> 'documents (all its windows together)'."""
     word, _, rest = unit.partition(" ")
     return (word if word.endswith("s") else word + "s") + (f" {rest}" if rest else "")
 
 
-def _needed(ch: Change, allowed: float) -> str:
-    """What n would show a drop smaller than `allowed`, at the churn (var_unit) this comparison observed."""
+def _shown(ch: Change) -> tuple[str, str, str]:
+    """The change and its bounds exactly as describe() writes them (numbers.delta gives all three the same decimals),
+    so 'lower bound +2.88' repeats the interval's own text, never '+2.882' beside '[95% CI +2.88, +12.78]'."""
+    text = numbers.delta(ch.gain, list(ch.ci) if ch.ci else None)
+    if "[" not in text:  # no interval (or one numbers.delta leaves out): each number on its own
+        return text, *(numbers.delta(x) for x in (ch.ci or (None, None)))
+    gain, _, ci = text.partition(" [")
+    lo, hi = ci.rstrip("]").split(", ")
+    return gain, lo, hi
+
+
+def _at_or_beyond(gain: float, allowed: float) -> bool:
+    """The point estimate is at -allowed or past it (isclose: a delta of two rounded scores, -0.04999999999999999)."""
+    return gain <= -allowed or math.isclose(gain, -allowed, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _needed(ch: Change, allowed: float, word: str, who: str) -> str:
+    """Why an interval across -allowed settles nothing, and what n would settle it. The n (stats.n_needed at the
+    churn, var_unit, this comparison observed) is the n at which the interval clears -allowed 80% of the time if the
+    true change is 0, and the line says so; when the observed change is at or past -allowed the line also warns
+    that with a true drop at the budget that n would pass only 2.5% of the time: more documents would rather
+    confirm the drop."""
     said = f"n = {ch.n} cannot show a drop smaller than {allowed:g}"
+    if _at_or_beyond(ch.gain, allowed):
+        caution = (f"; but the observed change ({_shown(ch)[0]}) is at or beyond the {word}: more "
+                   f"{plural(ch.unit)} would more likely confirm the drop than clear it")
+        if ch.var_unit is None:
+            return said + caution
+        needed = stats.n_needed(ch.var_unit, allowed)
+        return said + f"; about {needed} {plural(ch.unit)} would, if {who} changed nothing (at the churn observed)" \
+            + caution
     if ch.var_unit is None:
         return said + "; the comparison records no var_unit, so how many would is not known"
     needed = stats.n_needed(ch.var_unit, allowed)
     if ch.n is not None and needed <= ch.n:
-        return (said + f": with no true change about {needed} {_plural(ch.unit)} would, so the change itself "
-                f"({_signed(ch.gain)}) is close to -{allowed:g}")
-    return said + f"; about {needed} {_plural(ch.unit)} would"
+        return (said + f": with no true change about {needed} {plural(ch.unit)} would, so the change itself "
+                f"({_shown(ch)[0]}) is close to -{allowed:g}")
+    return said + f"; about {needed} {plural(ch.unit)} would, if {who} changed nothing (at the churn observed)"
 
 
-def within(ch: Change, allowed: float, word: str) -> tuple[bool, str]:
+def within(ch: Change, allowed: float, word: str, who: str = "the adapter") -> tuple[bool, str]:
     """Non-inferiority: passes only when the interval's lower bound is above -allowed (a one-sided 2.5% test that
-    the change is no worse than -allowed); `word` is what `allowed` is called (budget, tolerance)."""
+    the change is no worse than -allowed); `word` is what `allowed` is called (budget, tolerance), `who` what
+    changed (the adapter, the candidate)."""
     if ch.ci is None:
         return False, f"{ch.why_no_ci}, so nothing shows the drop is within the {word}"
-    lo, hi = ch.ci
+    (lo, hi), (_, lo_text, hi_text) = ch.ci, _shown(ch)
     if lo > -allowed:
-        return True, f"lower bound {_signed(lo)} > -{allowed:g}: within the {word}"
+        return True, f"lower bound {lo_text} > -{allowed:g}: within the {word}"
     if hi < -allowed:
-        return False, f"upper bound {_signed(hi)} < -{allowed:g}: drop beyond the {word}"
-    return False, f"lower bound {_signed(lo)} <= -{allowed:g}: inconclusive: {_needed(ch, allowed)}"
+        return False, f"upper bound {hi_text} < -{allowed:g}: drop beyond the {word}"
+    return False, f"lower bound {lo_text} <= -{allowed:g}: inconclusive: {_needed(ch, allowed, word, who)}"
 
 
 def clears(ch: Change, margin: float, require_ci: bool) -> tuple[bool, str]:
     """improves: the interval's lower bound > margin; with require_ci false, the point estimate >= margin."""
+    gain_text, lo_text, _ = _shown(ch)
     if not require_ci:
         ok = ch.gain >= margin
-        return ok, (f"gain {_signed(ch.gain)} {'>=' if ok else '<'} margin {margin:g}: "
+        return ok, (f"gain {gain_text} {'>=' if ok else '<'} margin {margin:g}: "
                     "point estimate only (require_ci: false)")
     if ch.ci is None:
         return False, (f"{ch.why_no_ci}, so nothing shows the gain clears the margin {margin:g} "
                        "(require_ci: false would judge the point estimate alone)")
-    lo = ch.ci[0]
-    if lo > margin:
-        return True, f"lower bound {_signed(lo)} > margin {margin:g}: improves"
-    return False, f"lower bound {_signed(lo)} <= margin {margin:g}: the gain is not shown to clear the margin"
+    if ch.ci[0] > margin:
+        return True, f"lower bound {lo_text} > margin {margin:g}: improves"
+    return False, f"lower bound {lo_text} <= margin {margin:g}: the gain is not shown to clear the margin"
 
 
 def _check(task: str, metric: str, arm: str, ch: Change, threshold: float, decided: tuple[bool, str],
@@ -223,7 +249,8 @@ def check_no_regression(rule: dict, judging: Judging, index: int) -> list[Check]
                              head + f"test: none (the aggregation '{agg}' cannot be recomputed on resamples)"))
             continue
         ch = as_change(c, s.get("higher_is_better"), _unit(judging.run, task))
-        out.append(_check(task, metric, arm, ch, -tolerance, within(ch, tolerance, "tolerance"), head))
+        out.append(_check(task, metric, arm, ch, -tolerance, within(ch, tolerance, "tolerance", "the candidate"),
+                              head))
     return out
 
 
@@ -238,9 +265,12 @@ def check_not_degenerate(rule: dict, judging: Judging, index: int) -> list[Check
         if d["arm"] not in arms or not glob(d["task"], rule["task"]):
             continue
         ok = d["classes_predicted"] >= min_classes and d["majority_share"] <= max_share
-        detail = (f"{d['classes_predicted']} of {d['n_classes']} classes predicted (need >= {min_classes}); "
-                  f"most frequent answer {d['majority_answer']} for {100 * d['majority_share']:.1f}% of n={d['n']} "
-                  f"(limit {100 * max_share:.0f}%): {d['verdict']}")
+        detail = f"{d['classes_predicted']} of {d['n_classes']} classes predicted (need >= {min_classes}); "
+        if d["majority_answer"] is None:  # nothing parseable (the verdict says so too): no answer to name
+            detail += f"no parseable answer among n={d['n']}"
+        else:
+            detail += (f"most frequent answer {d['majority_answer']} for {100 * d['majority_share']:.1f}% of "
+                       f"n={d['n']} (limit {100 * max_share:.0f}%): {d['verdict']}")
         out.append(Check(d["task"], "predictions", d["arm"], d["majority_share"], max_share, ok, detail, n=d["n"]))
     return out
 

@@ -19,7 +19,11 @@ def judge(run_dir: Path, rules_path: Path, baseline: str | None = None,
     """Load the run (unless the caller has: `run`), the rules and the baseline; validate (raise
     harness.core.errors.ConfigError(problems, what="gate rules") when invalid); evaluate. Returns (run document,
     verdicts)."""
+    from harness.core import comparisons  # here: numpy would cost every `harness --help`
+
     run = run if run is not None else results.load_run(run_dir)
+    # a run written under older statistics is judged on the same numbers its report shows: recomputed in memory
+    run = comparisons.current(run, run_dir)
     rules = load_rules(rules_path)
     baseline_run, baseline_dir = resolve_baseline(baseline, run, registry)
     problems = validate(rules, run, baseline_run, str(rules_path))

@@ -95,6 +95,14 @@ def _above_zero(f: str, v) -> str | None:
             "improves)")
 
 
+def _not_negative(f: str, v) -> str | None:
+    if v >= 0:
+        return None
+    return (f"'{f}' is {v}; it must be >= 0 (improves claims a gain: the interval's lower bound must clear the "
+            f"margin, and a negative one would let a drop through under the name 'improves'); for 'not worse by "
+            f"more than {-v:g}' use forgetting with budget: {-v:g}, or no_regression with tolerance: {-v:g}")
+
+
 def _whole_count(f: str, v) -> str | None:
     return f"'{f}' is {v}; it must be a whole number >= 1" if v != int(v) or v < 1 else None
 
@@ -104,7 +112,7 @@ def _share(f: str, v) -> str | None:
 
 
 # a number field and what else its value must satisfy, once it is a finite number
-_NUMBER_FIELDS = {"value": None, "margin": None, "tolerance": _above_zero, "budget": _above_zero,
+_NUMBER_FIELDS = {"value": None, "margin": _not_negative, "tolerance": _above_zero, "budget": _above_zero,
                   "min_classes": _whole_count, "max_majority_share": _share}
 _BOOL_FIELDS = {"require_ci"}
 # fields that once existed: what replaced them, instead of "unknown field"
