@@ -95,10 +95,12 @@ def _pair_cells() -> list[Cell]:
                               "churn 15%", "clustered_binary", k * m, {**design, "churn": 0.15}, -0.05))
             cells.append(Cell(f"clustered_scores-{k}x{m}-icc{icc}", "clustered scores",
                               f"{k} x {m}, ICC {icc}", "clustered_scores", k * m, design, -0.02))
-    macro = {"churn": 0.3, "lift": (0.2, 0.1, 0.05, 0.0, 0.0)}
-    for n in (40, 100, 500):
-        cells.append(Cell(f"macro_f1-n{n}", "macro F1, 5 classes", "churn 30%, rare classes better",
-                          "macro_f1", n, macro, round(macro_truth(**macro), 6)))
+    # n x churn >= 30 changed reviews: a corpus metric needs stats.MIN_CHANGED_CORPUS (20) of them for an interval
+    for churn, n in ((0.3, 100), (0.3, 500), (0.1, 500)):
+        macro = {"churn": churn, "lift": (0.2, 0.1, 0.05, 0.0, 0.0)}
+        cells.append(Cell(f"macro_f1-churn{round(churn * 100)}-n{n}", "macro F1, 5 classes",
+                          f"churn {churn:.0%}, rare classes better", "macro_f1", n, macro,
+                          round(macro_truth(**macro), 6)))
     for n, sims in ((20, 1000), (300, 500)):
         cells.append(Cell(f"corpus_rouge-n{n}", "corpus ROUGE-1", "every answer differs", "corpus_rouge", n,
                           {"effect": 0.05}, round(rouge_truth(0.05), 6), sims=sims))
@@ -132,7 +134,7 @@ def grid(quick: bool = False) -> list[Cell]:
 
 QUICK = {"binary-churn3-n100": 300, "binary-churn15-n40": 300, "binary-churn40-n1000": 300,
          "scores-churn15-n100": 300, "clustered_binary-20x5-icc0.18": 300, "clustered_scores-20x5-icc0.5": 300,
-         "macro_f1-n100": 100, "corpus_rouge-n20": 200, "perplexity-n20": 200, "metrics-5x10-n1000": 80,
+         "macro_f1-churn30-n100": 100, "corpus_rouge-n20": 200, "perplexity-n20": 200, "metrics-5x10-n1000": 80,
          "groups-57x20": 100, "power-binary-churn15-n100": 200}
 
 

@@ -91,8 +91,9 @@ def _resampling(report: Report, index: dict) -> str:
     first = " / ".join(str(s) for s in starts if s) or "n/a"
     text += (f"A resampled p-value starts from {first} resamples (seed {seeds}); the resamples are doubled, up to "
              f"{numbers.count(MAX_RESAMPLES)}, while p is within two Monte Carlo errors of 0.05, so a verdict does "
-             "not turn on the seed, and while p sits at the smallest value its resamples can show, so a clear "
-             "difference can reach ** or *** after the adjustment. ")
+             "not turn on the seed; a p below the smallest value its resamples can show is extended by the normal "
+             "approximation of both tests' spreads (never above that floor), so a clear difference can reach ** or "
+             "*** after the adjustment. ")
     if starved:
         text += (f"{len(starved)} corpus-metric comparisons here, from a run made with --resamples 0, needed "
                  f"resampling and got none; {lack} ")
@@ -105,10 +106,10 @@ def _resampling(report: Report, index: dict) -> str:
     start = min((s for s in starts if s), default=low)
     doubled = sum(u > start for u in used)
     if low == high:
-        span = f"{low} resamples each" + ("" if low <= start else " (doubled: p near 0.05 or at its floor)")
+        span = f"{low} resamples each" + ("" if low <= start else " (doubled: p near 0.05)")
     else:
         span = (f"{low} to {high} resamples ({len(used) - doubled} kept the {start} they started from, {doubled} were "
-                "doubled: p near 0.05 or at its floor)")
+                "doubled: p near 0.05)")
     return text + (f"Here: {len(resampled)} comparisons, {span}; Monte Carlo error of p at most "
                    f"{numbers.value(max(c['mc_error'] for c in resampled))} (run.json: resamples, mc_error).")
 

@@ -11,8 +11,8 @@ question, a perplexity document with all its windows). The contract, validated b
 - Corpus metrics (F1 over classes, corpus ROUGE/BLEU, perplexity from summed NLL, macro averages by group): a
   paired bootstrap over documents, the metric recomputed on each resample, with the expanded percentile interval,
   significant only when the paired permutation test agrees (harness.core.bootstrap). Resamples are doubled while
-  p is within two Monte Carlo errors of 0.05 or at the smallest value its resamples can show; the error is
-  recorded.
+  p is within two Monte Carlo errors of 0.05 (the error is recorded); a p below what its resamples can show is
+  extended by the normal approximation of both tests' spreads.
 - For each comparison the 95% CI and the raw p-value come from one procedure: "CI excludes 0" and "p < 0.05" are
   the same statement. Stars use p adjusted over the run's family (harness.core.multiplicity: Holm by default).
 - Questions that share a document (a task's `cluster` key) are resampled, or their variance estimated, by
