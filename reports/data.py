@@ -1,7 +1,8 @@
 """Run directories -> one merged view for the renderers: scores, comparisons, samples, adapter details.
 
 Several run directories (one per adapter of a sweep, say) merge into one set of tables as long as they share the
-base model; each adapter keeps its comparison against its own run's base arm.
+base model and, for every task two of them scored, the documents (doc_hash) and the base arm's scores on them; each
+adapter keeps its comparison against its own run's base arm, which is then the base printed beside it.
 """
 
 from __future__ import annotations
@@ -102,9 +103,83 @@ def read_gate(run_dir: Path, run: dict, notes: list[str]) -> dict | None:
     return {"run_id": run["run_id"], "run_dir": Path(run_dir), **verdict}
 
 
+def _documents(run_dir: Path, run: dict, task: str) -> str | None:
+    """Which documents a run scored for a task: run.json's hash over the base arm's sorted doc_hashes
+    (harness.core.comparisons.fill), else the same hash from the base arm's samples; None when neither is there."""
+    import hashlib
+
+    recorded = (run["tasks"].get(task) or {}).get("documents")
+    if recorded:
+        return recorded
+    path = results.samples_path(Path(run_dir), BASE_ARM, task)
+    if not path.exists():
+        return None
+    hashes = sorted(str(r.get("doc_hash")) for r in read_samples_file(path))
+    return "sha256:" + hashlib.sha256("\n".join(hashes).encode()).hexdigest() if hashes else None
+
+
+def _base_values(run: dict, task: str) -> dict:
+    return {(s["metric"], s.get("filter")): s["value"] for s in run["scores"]
+            if s["arm"] == BASE_ARM and s["task"] == task and "group" not in s}
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a == b or (a == a and b == b and abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b)))
+
+
+def check_same_documents(run_dirs: list[Path], runs: list[dict]) -> None:
+    """Refuse runs that cannot share one table: a task two runs both scored must be the same documents, and the
+    base model's scores on them the same, so that every adapter's delta (measured against its own run's base) is
+    the difference of the base value and the adapter value printed beside it."""
+    first: dict[str, tuple[Path, dict, str | None]] = {}
+    for d, run in zip(run_dirs, runs):
+        for task in run["tasks"]:
+            docs = _documents(d, run, task)
+            if task not in first:
+                first[task] = (Path(d), run, docs)
+                continue
+            d0, run0, docs0 = first[task]
+            fix = "evaluate them with the same tasks, --limit and data, or report them separately"
+            if docs0 is None or docs is None:
+                which = d0 if docs0 is None else d
+                raise HarnessError(f"runs {d0} and {d} both scored task '{task}', but {which} has no base samples "
+                                   f"of it to show which documents it scored; restore its samples/{BASE_ARM}/ "
+                                   "folder, or report the runs separately")
+            if docs != docs0:
+                n0, n = ((r["tasks"][task] or {}).get("n_docs", "?") for r in (run0, run))
+                raise HarnessError(f"runs scored different documents for task '{task}' ({d0}: {n0} documents, {d}: "
+                                   f"{n} documents) and cannot share one table; {fix}")
+            b0, b = _base_values(run0, task), _base_values(run, task)
+            for key in b0.keys() & b.keys():
+                if not _same(b0[key], b[key]):
+                    raise HarnessError(
+                        f"runs scored the base model differently on the same documents of task '{task}' "
+                        f"({key[0]}: {b0[key]:.4g} in {d0}, {b[key]:.4g} in {d}), so their deltas were measured "
+                        "against different bases; evaluate them with the same settings, or report them separately")
+
+
+def _claim(run_dir: Path, run: dict, rename: dict, sources: dict) -> dict:
+    """The (arm in this run, task) pairs whose rows this run supplies, each to the arm name shown: those no earlier
+    run supplied; `sources` ((arm shown, task) -> (run dir, arm in that run)) is updated in place."""
+    take = {}
+    scored = {(s["arm"], s["task"]) for s in run["scores"]}
+    for source, name in rename.items():
+        for task in run["tasks"]:
+            if (name, task) not in sources and (source, task) in scored:
+                sources[(name, task)] = (run_dir, source)
+                take[(source, task)] = name
+    return take
+
+
 def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
     """Every run and every samples file, read and checked: the renderers then read nothing that can fail. `runs`:
-    the run documents already read (and completed in memory) by the caller, in the order of `run_dirs`."""
+    the run documents already read (and completed in memory) by the caller, in the order of `run_dirs`.
+
+    Runs merge per task: each arm's scores, comparisons, diagnostics and samples for a task come from the first run
+    (in argument order) that has that arm (the same adapter weights count as one arm) and that task; runs that
+    scored different documents for a task are refused (check_same_documents)."""
     import pandas as pd
 
     runs = runs if runs is not None else [results.load_run(Path(d)) for d in run_dirs]
@@ -112,9 +187,11 @@ def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
     if len(fps) > 1:
         names = ", ".join(f"{d} ({r['base']['name']})" for d, r in zip(run_dirs, runs))
         raise HarnessError(f"runs evaluated different base models and cannot share one report: {names}")
+    check_same_documents(run_dirs, runs)
     arms: list[Arm] = [Arm(BASE_ARM, Path(run_dirs[0]), BASE_ARM)]
     score_rows, comp_rows, diag_rows, notes, seen = [], [], [], [], {BASE_ARM}
     by_weights: dict[str, str] = {}  # adapter fingerprint -> the arm name it is shown under
+    sources: dict[tuple[str, str], tuple[Path, str]] = {}  # (arm shown, task) -> (run dir, arm in that run)
     for d, run in zip(run_dirs, runs):
         rename = {BASE_ARM: BASE_ARM}
         for a in run["arms"]:
@@ -123,8 +200,12 @@ def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
             fp = (a.get("adapter") or {}).get("fingerprint")
             if fp and fp in by_weights:
                 # The same weights evaluated twice (two runs of one adapter): one arm, not two competitors.
-                notes.append(f"{d}: arm '{a['name']}' has the same adapter weights as '{by_weights[fp]}' "
-                             f"({fp[:19]}…); it is shown once, with the scores of its first run")
+                name = by_weights[fp]
+                new = [t for t in run["tasks"] if (name, t) not in sources]
+                also = f"; its scores on {', '.join(new)} (which the first run lacks) come from this run" if new else ""
+                notes.append(f"{d}: arm '{a['name']}' has the same adapter weights as '{name}' "
+                             f"({fp[:19]}…); it is shown once, with the scores of its first run{also}")
+                rename[a["name"]] = name
                 continue
             name = a["name"] if a["name"] not in seen else f"{a['name']}@{run['run_id']}"
             seen.add(name)
@@ -133,21 +214,21 @@ def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
                 by_weights[fp] = name
             training = (a.get("adapter") or {}).get("training") or {}
             arms.append(Arm(name, Path(d), a["name"], a["adapter"], training.get("summary"), training.get("log")))
-        first = d == run_dirs[0]
-        score_rows += [dict(s, arm=rename[s["arm"]]) for s in run["scores"]
-                       if s["arm"] in rename and (s["arm"] != BASE_ARM or first)]
+        take = _claim(Path(d), run, rename, sources)
+        score_rows += [dict(s, arm=take[(s["arm"], s["task"])]) for s in run["scores"] if (s["arm"], s["task"]) in take]
         method = (run.get("statistics") or {}).get("multiplicity", "holm")  # each run adjusts its own family
-        comp_rows += [dict(c, arm=rename[c["arm"]], multiplicity=method) for c in run["comparisons"] if c["arm"] in rename]
-        diag_rows += [dict(x, arm=rename[x["arm"]]) for x in run.get("diagnostics") or []
-                      if x["arm"] in rename and (x["arm"] != BASE_ARM or first)]
+        comp_rows += [dict(c, arm=take[(c["arm"], c["task"])], multiplicity=method) for c in run["comparisons"]
+                      if (c["arm"], c["task"]) in take]
+        diag_rows += [dict(x, arm=take[(x["arm"], x["task"])]) for x in run.get("diagnostics") or []
+                      if (x["arm"], x["task"]) in take]
     tasks: dict = {}
     for run in runs:
-        tasks.update(run["tasks"])
+        for task, info in run["tasks"].items():
+            tasks.setdefault(task, info)
     loaded = {}
-    for a in arms:
-        for task in tasks:
-            path = results.samples_path(a.run_dir, a.source_arm, task)
-            loaded[(a.name, task)] = read_samples_file(path) if path.exists() else []
+    for (name, task), (d, source) in sources.items():
+        path = results.samples_path(d, source, task)
+        loaded[(name, task)] = read_samples_file(path) if path.exists() else []
     gates = [g for d, run in zip(run_dirs, runs) if (g := read_gate(d, run, notes))]
     return Report(runs, [Path(d) for d in run_dirs], arms, pd.DataFrame(score_rows), pd.DataFrame(comp_rows), tasks,
                   diag_rows, notes, loaded, gates)

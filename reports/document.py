@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from harness.core import stats
 from harness.core.arms import BASE_ARM
-from reports import notes, numbers, tables, text
+from reports import notes, numbers, tables, text, verdict
 from reports.data import Report
+from reports.text import comparison_text, count_text, marker  # noqa: F401  (also the names other renderers use)
 
 
 @dataclass
@@ -56,25 +57,6 @@ def _best(values: list, higher: bool) -> list[int]:
     return [i for v, i in present if v == best]
 
 
-def _ci(c) -> list | None:
-    return c if isinstance(c, list) else None
-
-
-def marker(c: dict) -> str:
-    """Stars from the adjusted p-value, and only on a comparison significant after the run's adjustment: a raw
-    p < 0.05 alone never earns one, nor does a descriptive per-group row (significant false, no adjusted p)."""
-    return numbers.stars(c.get("p_adjusted")) if tables.starred(c) else ""
-
-
-def comparison_text(c: dict | None) -> str:
-    """'+0.0312 [+0.0100, +0.0500] **', or '+108.3 (n too small: 2 < 20)'; `c` a comparison record."""
-    if not c or numbers.missing(c.get("delta")):
-        return numbers.MISSING
-    if c.get("test") == stats.N_TOO_SMALL:
-        return f"{numbers.delta(c['delta'])} (n too small: {text.too_small(c)})"
-    return f"{numbers.delta(c['delta'], _ci(c.get('ci95')))}{marker(c)}".strip()
-
-
 def p_text(c: dict) -> str:
     """'p 0.003, Holm 0.080': the raw p and the adjusted one; a descriptive row has only the raw one."""
     if c.get("test") == stats.N_TOO_SMALL or numbers.missing(c.get("p_value")):
@@ -86,16 +68,6 @@ def p_text(c: dict) -> str:
         return raw
     name = notes.ADJUSTMENTS.get(c.get("multiplicity") or "holm", ("adjusted", ""))[0]
     return f"{raw}, {name} {numbers.p_value(c['p_adjusted'])}"
-
-
-def count_text(c: dict) -> str:
-    """'40', '100 in 20 clusters', '38 + 2 missing': the pairs a comparison used, its clusters, what it left out."""
-    text = numbers.count(c.get("n"))
-    if c.get("n_clusters"):
-        text += f" in {numbers.count(c['n_clusters'])} clusters"
-    if c.get("n_missing"):
-        text += f" + {numbers.count(c['n_missing'])} missing"
-    return text
 
 
 def n_cell(comps: list, fallback=None) -> str:
@@ -194,8 +166,8 @@ def predictions_table(report: Report) -> Table | None:
         t.rows.append([d["task"], d["arm"], numbers.count(d["n"]), f"{d['classes_predicted']} of {d['n_classes']}",
                        str(d["majority_answer"] or "—"), numbers.share(d["majority_share"]),
                        numbers.share(d["unparseable_share"]), numbers.value(d["accuracy"]),
-                       numbers.value(d["chance_accuracy"]), d["verdict"]])
-        if d["verdict"] != "ok":
+                       numbers.value(d["chance_accuracy"]), text.diagnostic_flag(d)])
+        if text.diagnostic_flag(d) != "ok":
             t.tone[(i, 9)] = "bad"
     return t
 
@@ -204,7 +176,7 @@ def _value_cell(m: str, r) -> tuple[str, bool]:
     """(an arm's value with its CI, whether the value has no CI it could have had)."""
     if not len(r):
         return numbers.MISSING, False
-    v, ci = r["value"].iloc[0], _ci(r["ci95"].iloc[0]) if "ci95" in r else None
+    v, ci = r["value"].iloc[0], text.ci_of(r["ci95"].iloc[0]) if "ci95" in r else None
     text_ = value_text(m, v)
     if ci and not _is_count(m):
         return text_ + f" [{value_text(m, ci[0])}, {value_text(m, ci[1])}]", False
@@ -316,6 +288,24 @@ def sweep_table(report: Report) -> Table | None:
     return t
 
 
+def verdict_blocks(report: Report) -> list[Block]:
+    """The Verdict, the report's first section: one sentence per adapter (what it gained, what it broke, how sure,
+    the gate), every warning a reader must see before the numbers, and each run's settings."""
+    blocks = [Block("heading", "Verdict")]
+    main = verdict.primary(report)
+    if main:
+        blocks.append(Block("paragraph", f"Primary task: {main[0]}, metric {main[1]} (the run's first task that is "
+                                         "not a forgetting probe, its first headline metric)."))
+    blocks += [Block("paragraph", verdict.sentence(report, arm)) for arm in report.adapters] or [
+        Block("paragraph", "No adapter in this run: nothing to judge.")]
+    blocks += [Block("warning", w) for w in report.notes]
+    blocks += [Block("warning", w) for w in text.warnings(report)]
+    for run in report.runs:
+        label = f" ({run.get('run_id')})" if len(report.runs) > 1 else ""
+        blocks.append(Block("paragraph", f"Settings{label}: {verdict.settings_line(run)}."))
+    return blocks
+
+
 # --- the document -------------------------------------------------------------------------------------------------
 
 def build(report: Report) -> list[Block]:
@@ -326,8 +316,7 @@ def build(report: Report) -> list[Block]:
                                  + (", ".join(report.adapters) or "none") + "."),
               Block("paragraph", "Runs: " + ", ".join(f"{r['run_id']} ({r['created']}, "
                                                      f"{r['environment'].get('device', '')})" for r in report.runs) + ".")]
-    blocks += [Block("warning", w) for w in report.notes]
-    blocks += [Block("warning", w) for w in text.warnings(report)]
+    blocks += verdict_blocks(report)
     headline = headline_table(report)
     blocks += [Block("heading", "Headline"), Block("table", table=headline),
                Block("paragraph", headline.caption + " How each number was computed: the Statistics section.")]

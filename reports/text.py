@@ -79,6 +79,35 @@ def unparseable(report: Report, arm: str, k: int = 3) -> list[dict]:
     return [{"doc_id": r["doc_id"], "answer": answer_text(r), "rule": r["filtered"].get("rule")} for r in rows[:k]]
 
 
+def ci_of(c) -> list | None:
+    return c if isinstance(c, list) else None
+
+
+def marker(c: dict) -> str:
+    """Stars from the adjusted p-value, and only on a comparison significant after the run's adjustment: a raw
+    p < 0.05 alone never earns one, nor does a descriptive per-group row (significant false, no adjusted p)."""
+    return numbers.stars(c.get("p_adjusted")) if tables.starred(c) else ""
+
+
+def comparison_text(c: dict | None) -> str:
+    """'+0.0312 [+0.0100, +0.0500] **', or '+108.3 (n too small: 2 < 20)'; `c` a comparison record."""
+    if not c or numbers.missing(c.get("delta")):
+        return numbers.MISSING
+    if c.get("test") == stats.N_TOO_SMALL:
+        return f"{numbers.delta(c['delta'])} (n too small: {too_small(c)})"
+    return f"{numbers.delta(c['delta'], ci_of(c.get('ci95')))}{marker(c)}".strip()
+
+
+def count_text(c: dict) -> str:
+    """'40', '100 in 20 clusters', '38 + 2 missing': the pairs a comparison used, its clusters, what it left out."""
+    out = numbers.count(c.get("n"))
+    if c.get("n_clusters"):
+        out += f" in {numbers.count(c['n_clusters'])} clusters"
+    if c.get("n_missing"):
+        out += f" + {numbers.count(c['n_missing'])} missing"
+    return out
+
+
 def too_small(c: dict) -> str:
     """Why a comparison has no verdict: '6 < 20' (documents), or '6 clusters < 10' when its documents are enough
     but its clusters are not."""
@@ -116,8 +145,7 @@ def forgetting(report: Report) -> list[dict]:
     c = report.comparisons
     if c.empty:
         return []
-    general = {t for t in dict.fromkeys(report.scores["task"]) if t in GENERAL_TASKS or t not in OWN_TASKS
-               and not t.startswith("perplexity_ctx")}
+    general = set(general_tasks(report))
     out = []
     for (task, _, _), row in tables.comparison_index(report).items():
         if task in general:
@@ -126,10 +154,47 @@ def forgetting(report: Report) -> list[dict]:
     return out
 
 
-def degenerate_warnings(report: Report) -> list[str]:
+MAJORITY_SHARE = 0.75  # an arm that gives one answer this often is flagged even below the near-constant share
+
+
+def below_chance(d: dict) -> bool:
+    """Accuracy below the chance level (always the most frequent label) by more than two binomial standard errors."""
+    n, chance, acc = d.get("n") or 0, d.get("chance_accuracy"), d.get("accuracy")
+    if not n or chance is None or acc is None:
+        return False
+    return acc < chance - 2 * (chance * (1 - chance) / n) ** 0.5
+
+
+def diagnostic_flag(d: dict) -> str:
+    """A classifier's verdict in a word or two: diagnostics' own, or what its "ok" still hides (accuracy below
+    chance, one answer for most documents); "ok" when nothing."""
+    if d["verdict"] != "ok":
+        return d["verdict"]
+    if below_chance(d):
+        return "below chance"
+    if (d.get("majority_share") or 0) >= MAJORITY_SHARE:
+        return "majority answer"
+    return "ok"
+
+
+def degenerate_warnings(report: Report, arm: str | None = None) -> list[str]:
+    """The warnings on what the classifiers answered (all arms, or one): harness.core.diagnostics' verdicts, and
+    accuracy below chance or one answer for most documents where those call the arm "ok"."""
     out = []
     for d in report.diagnostics:
-        w = diagnostics.describe(d, d["task"], d["arm"], d.get("unit", "document"))
+        if arm is not None and d["arm"] != arm:
+            continue
+        unit = d.get("unit", "document")
+        w = diagnostics.describe(d, d["task"], d["arm"], unit)
+        flag = diagnostic_flag(d)
+        if w is None and flag == "below chance":
+            w = (f"{d['arm']} on {d['task']}: accuracy {d['accuracy']:.4f} is below the chance level "
+                 f"{d['chance_accuracy']:.4f} of always answering the most frequent label ({d['n']} {unit}s, "
+                 f"{100 * d['unparseable_share']:.1f}% unparseable); its scores say nothing good about the task.")
+        elif w is None and flag == "majority answer":
+            w = (f"{d['arm']} on {d['task']}: it answered {d['majority_answer']} for "
+                 f"{100 * d['majority_share']:.1f}% of {d['n']} {unit}s (accuracy {d['accuracy']:.4f}, chance "
+                 f"{d['chance_accuracy']:.4f}); read its scores as those of a near-majority predictor.")
         if w:
             out.append(w)
     return out
@@ -188,3 +253,11 @@ def dropped_note(info: dict) -> str | None:
     total = sum(dropped.values())
     reasons = "; ".join(f"{n}: {reason}" for reason, n in dropped.items())
     return f"Documents left out of the scoring: {total} ({reasons})."
+
+
+# --- the verdict ----------------------------------------------------------------------------------------------------
+
+def general_tasks(report: Report) -> list[str]:
+    """The run's forgetting probes (general tasks, and tasks the harness does not own), in the run's order."""
+    return [t for t in dict.fromkeys(report.scores["task"]) if t in GENERAL_TASKS or t not in OWN_TASKS
+            and not t.startswith("perplexity_ctx")] if not report.scores.empty else []

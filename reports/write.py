@@ -1,5 +1,5 @@
-"""What `harness report` writes, shared by the CLI and the demo: every input checked, then Markdown, LaTeX, HTML and
-plots written atomically. Reads run directories only; never imports torch."""
+"""What `harness report` writes, shared by the CLI and the demo: every input checked, then Markdown, LaTeX, HTML,
+plots and model cards written atomically. Reads run directories only; never imports torch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.core import comparisons, results
 from harness.core.errors import HarnessError
 from harness.core.paths import refuse_inside_inputs, require_dir, same_or_inside
-from reports import data, html, latex, markdown, plots
+from reports import cards, data, html, latex, markdown, plots
 
 
 def _check_out(run_dirs: list[Path], out: Path | None) -> None:
@@ -33,8 +33,8 @@ def _load(run_dirs: list[Path], out: Path, resamples: int | None, multiplicity: 
 def write_report(run_dirs: list[Path], out: Path | None, formats: set[str],
                  resamples: int | None = None, multiplicity: str | None = None) -> tuple[Path, list[str], data.Report]:
     """Check the runs and `out` (default: the first run directory), then write `formats` (of md, html, tex, png,
-    pdf) there; return the folder, the files written (relative to it) and the report they render. HarnessError
-    before any write."""
+    pdf, card: a Hub model card per adapter, cards/<arm>/README.md) there; return the folder, the files written
+    (relative to it) and the report they render. HarnessError before any write."""
     _check_out(run_dirs, out)
     out = out or run_dirs[0]
     report = _load(run_dirs, out, resamples, multiplicity)
@@ -49,4 +49,6 @@ def write_report(run_dirs: list[Path], out: Path | None, formats: set[str],
     if "html" in formats:
         results.atomic_write_text(out / "report.html", html.render(report, out, written))
         written.append("report.html")
+    if "card" in formats:
+        written += cards.write_all(report, out)
     return out, written, report

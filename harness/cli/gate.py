@@ -15,12 +15,18 @@ def add_gate_parser(sub) -> None:
     g.add_argument("--baseline", help="a baseline RUN_DIR, or registry:accepted")
     g.add_argument("--registry", type=user_path, help="registry file for registry:accepted")
     g.add_argument("--junit", type=user_path, help="write JUnit XML here (one testcase per rule)")
-    g.add_argument("--json", type=user_path, help="write the verdict as JSON here")
+    g.add_argument("--json", type=user_path,
+                   help="write the verdict as JSON here (default: RUN_DIR/gate.json, which `harness report` shows)")
+    g.add_argument("--no-record", action="store_true",
+                   help="do not write RUN_DIR/gate.json (the default record of the verdict beside the run)")
     g.set_defaults(func=_cmd_gate)
 
 
 def _cmd_gate(a) -> int:
+    import sys
+
     from harness.core import results
+    from harness.core.errors import HarnessError
     from harness.core.paths import refuse_inside_inputs, refuse_onto, require_file, user_path
     from harness.gate import output as gate_output
     from harness.gate.judge import judge
@@ -34,7 +40,19 @@ def _cmd_gate(a) -> int:
             require_file(path, flag)  # before judging: a broken pipeline must not look like a failed gate
             refuse_onto(path, flag, reads)
             refuse_inside_inputs(path, flag, run)
+    record = None if a.json is not None or a.no_record else a.run / gate_output.GATE_FILE
+    if record is not None:
+        try:  # the default record is a convenience: a place it may not go is said in one line, never an error
+            refuse_onto(record, "gate.json", reads)
+            refuse_inside_inputs(record, "gate.json", run)
+        except HarnessError as e:
+            print(f"warning: the verdict is not recorded: {e}", file=sys.stderr)
+            record = None
     run, verdicts = judge(a.run, a.rules, a.baseline, a.registry, run=run)
     print(gate_output.console(verdicts))
     gate_output.write_all(verdicts, run, a.junit, a.json)
+    if record is not None:
+        problem = gate_output.record(verdicts, run, record)
+        if problem:
+            print(f"warning: {problem}", file=sys.stderr)
     return 0 if all(r.passed for r in verdicts) else 1

@@ -8,15 +8,17 @@ import sys
 from harness.core.errors import HarnessError
 from harness.core.paths import user_path
 
-FORMATS = {"md", "html", "tex", "png", "pdf"}
+FORMATS = {"md", "html", "tex", "png", "pdf", "card"}
 
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("report", help="Markdown, HTML, LaTeX and plots from run directories (no model needed)",
-                       description="Render report.md, report.html, tables.tex and plots/ from one or more run "
+                       description="Render report.md, report.html, tables.tex, plots/ and cards/ from one or more run "
                                    "directories (several merge into one set of tables when they share the base).")
     p.add_argument("runs", nargs="+", type=user_path, metavar="RUN_DIR")
-    p.add_argument("--format", default="md,html,tex,png,pdf", help="comma-separated: md, html, tex, png, pdf")
+    p.add_argument("--format", default="md,html,tex,png,pdf,card",
+                   help="comma-separated: md, html, tex, png, pdf, card (cards/<arm>/README.md, a Hugging Face Hub "
+                        "model card per adapter)")
     p.add_argument("--out", type=user_path, help="output folder (default: the first run directory)")
     p.add_argument("--resamples", type=int,
                    help="resamples when a run's comparisons must be recomputed (a run written under older statistics; "

@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 from harness.core import results
 from harness.gate.verdict import RuleResult
 
+GATE_FILE = "gate.json"  # `harness gate RUN` records its verdict here, beside run.json; `harness report RUN` shows it
+
 
 def console(results_: list[RuleResult]) -> str:
     lines = []
@@ -73,4 +75,15 @@ def write_all(results_, run, junit_path=None, json_path=None) -> None:
     if summary:
         with open(summary, "a", encoding="utf-8") as f:
             f.write(markdown(results_, run))
+    return None
+
+
+def record(results_, run, path) -> str | None:
+    """The verdict as JSON at `path` (RUN/gate.json by default), atomically; the line to print when it cannot be
+    written (a read-only run directory: the gate's exit code does not change), else None."""
+    try:
+        results.write_json(path, as_json(results_, run))
+    except OSError as e:
+        return (f"the verdict is not recorded in {path} ({e.strerror or type(e).__name__}); the report of this run "
+                "will show no gate (pass --json PATH to write it elsewhere, or --no-record)")
     return None
