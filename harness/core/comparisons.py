@@ -36,7 +36,7 @@ def aggregation(run: dict, task: str, metric: str) -> str:
     return (run["tasks"].get(task, {}).get("aggregations") or {}).get(metric.split(":")[0], "mean")
 
 
-VERSION = 3  # the statistical contract run.json's comparisons follow; a report recomputes older ones in memory
+VERSION = 4  # the statistical contract run.json's comparisons follow; a report recomputes older ones in memory
 GROUPED = "macro_by_group"  # per-document values are [group, value]; the task's score is the mean of group means
 
 
