@@ -41,7 +41,7 @@ def gate_words(report: Report, arm: str) -> str:
     a = next(x for x in report.arms if x.name == arm)
     gate = next((g for g in report.gates if g.get("run_dir") == a.run_dir), None)
     if gate is None:
-        return "gate not run (no gate.json in the run directory; harness gate RUN --rules R writes one)"
+        return "gate not run (no gate.json in the run directory; harness gate RUN --rules R --record writes one)"
     rules = gate["rules"]
     failed = [r for r in rules if not r["passed"]]
     mine = [r for r in failed if not r["checks"] or any(not c["passed"] and c.get("arm") in (a.source_arm, None)

@@ -40,7 +40,7 @@ def write_rules(tmp_path, *rules) -> Path:
 
 
 def run_gate(tmp_path, *rules, run=GOLDEN, baseline=None, extra=()) -> int:
-    argv = ["gate", str(run), "--rules", str(write_rules(tmp_path, *rules)), "--no-record", *extra]  # fixtures stay as they are
+    argv = ["gate", str(run), "--rules", str(write_rules(tmp_path, *rules)), *extra]  # fixtures stay as they are
     if baseline:
         argv += ["--baseline", str(baseline)]
     return main(argv)
@@ -357,7 +357,7 @@ def test_bad_rules_list_every_problem(tmp_path):
                         {"kind": "forgetting", "task": "general_qa", "metric": "f1", "budget": 0.02, "significant_only": "yes"},
                         {"kind": "no_regression", "task": "docqa", "metric": "rougeL", "tolrance": 0.1})
     r = subprocess.run([sys.executable, "-m", "harness", "gate", str(GOLDEN), "--rules", str(rules), "--baseline", str(other),
-                        "--no-record"],
+                        ],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     (line,) = r.stderr.strip().splitlines()

@@ -32,7 +32,7 @@ def run():
 def cli(tmp_path, rules, run_dir=GOLDEN, baseline=None) -> subprocess.CompletedProcess:
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump({"rules": rules}))
-    argv = [sys.executable, "-m", "harness", "gate", str(run_dir), "--rules", str(path), "--no-record"]
+    argv = [sys.executable, "-m", "harness", "gate", str(run_dir), "--rules", str(path)]
     return subprocess.run(argv + (["--baseline", str(baseline)] if baseline else []), capture_output=True, text=True,
                           timeout=120)
 
@@ -77,7 +77,7 @@ def test_non_finite_thresholds_exit_2_through_the_cli(tmp_path, field, value):
     kind = "forgetting" if field == "budget" else "improves"
     rules = tmp_path / "rules.yaml"
     rules.write_text(f"rules:\n  - {{kind: {kind}, task: general_qa, metric: f1, {field}: {value}}}\n")
-    r = subprocess.run([sys.executable, "-m", "harness", "gate", str(GOLDEN), "--rules", str(rules), "--no-record"],
+    r = subprocess.run([sys.executable, "-m", "harness", "gate", str(GOLDEN), "--rules", str(rules)],
                        capture_output=True, text=True, timeout=120)
     line = one_line_error(r)
     shown = {".inf": "inf", "-.inf": "-inf", ".nan": "nan"}[value]
@@ -211,7 +211,7 @@ def test_the_demo_rules_on_the_golden_run_say_inconclusive(capsys):
     """lora_r8 dropped 0.10, twice the 0.05 budget, but its interval reaches above it: inconclusive, "about N would"
     with its assumption, and the warning that more documents would more likely confirm that drop; lora_r16's +0.03
     gets the N and its assumption."""
-    assert main(["gate", str(GOLDEN), "--rules", str(SHIPPED[2]), "--no-record"]) == 1
+    assert main(["gate", str(GOLDEN), "--rules", str(SHIPPED[2])]) == 1
     out = capsys.readouterr().out
     assert re.search(r"lora_r8 general_qa/f1: change -0\.1000 \[95% CI .*\] \(n=30\): lower bound -0\.\d+ <= -0\.05: "
                      r"inconclusive: n = 30 cannot show a drop smaller than 0\.05; about \d+ documents would, if the "
@@ -253,7 +253,7 @@ def test_a_baseline_lacking_what_a_rule_compares_is_bad_input(run):
 def test_cli_exit_codes(tmp_path, capsys):
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  - {kind: floor, task: yelp, metric: f1_macro, value: .nan}\n")
-    assert main(["gate", str(GOLDEN), "--rules", str(rules), "--junit", str(tmp_path / "g.xml"), "--no-record"]) == 2
+    assert main(["gate", str(GOLDEN), "--rules", str(rules), "--junit", str(tmp_path / "g.xml")]) == 2
     assert "'value' is nan" in capsys.readouterr().err and not (tmp_path / "g.xml").exists()
     base = tmp_path / "baseline"
     base.mkdir()
@@ -261,7 +261,7 @@ def test_cli_exit_codes(tmp_path, capsys):
     doc["scores"] = [s for s in doc["scores"] if s["metric"] != "rougeL"]
     (base / "run.json").write_text(json.dumps(doc))
     rules.write_text("rules:\n  - {kind: no_regression, task: docqa, metric: rougeL, tolerance: 0.5}\n")
-    assert main(["gate", str(GOLDEN), "--rules", str(rules), "--baseline", str(base), "--no-record"]) == 2
+    assert main(["gate", str(GOLDEN), "--rules", str(rules), "--baseline", str(base)]) == 2
     assert "no score for docqa/rougeL" in capsys.readouterr().err
     # the run against itself: no document changed, and 12 documents show that within 0.5
-    assert main(["gate", str(GOLDEN), "--rules", str(rules), "--baseline", str(GOLDEN), "--no-record"]) == 0
+    assert main(["gate", str(GOLDEN), "--rules", str(rules), "--baseline", str(GOLDEN)]) == 0

@@ -96,7 +96,9 @@ def test_inconclusive_where_the_probe_cannot_tell(tmp_path):
 def test_gate_records_its_verdict_in_the_run_and_the_report_shows_it(tmp_path, capsys):
     run_dir = _copy(tmp_path)
     before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
-    code = main(["gate", str(run_dir), "--rules", str(_rules(tmp_path))])
+    assert main(["gate", str(run_dir), "--rules", str(_rules(tmp_path))]) in (0, 1)
+    assert not (run_dir / gate_output.GATE_FILE).exists()  # an input run is not written to unless asked
+    code = main(["gate", str(run_dir), "--rules", str(_rules(tmp_path)), "--record"])
     assert code in (0, 1)
     record = run_dir / gate_output.GATE_FILE
     assert gate_output.GATE_FILE == data.GATE_FILE
@@ -117,7 +119,7 @@ def test_gate_records_its_verdict_in_the_run_and_the_report_shows_it(tmp_path, c
 
 def test_gate_no_record_and_json_elsewhere_leave_the_run_alone(tmp_path):
     run_dir = _copy(tmp_path)
-    assert main(["gate", str(run_dir), "--rules", str(_rules(tmp_path)), "--no-record"]) in (0, 1)
+    assert main(["gate", str(run_dir), "--rules", str(_rules(tmp_path))]) in (0, 1)
     assert not (run_dir / gate_output.GATE_FILE).exists()
     elsewhere = tmp_path / "out" / "verdict.json"
     assert main(["gate", str(run_dir), "--rules", str(_rules(tmp_path)), "--json", str(elsewhere)]) in (0, 1)
@@ -127,10 +129,10 @@ def test_gate_no_record_and_json_elsewhere_leave_the_run_alone(tmp_path):
 def test_gate_warns_once_when_it_cannot_record(tmp_path, capsys):
     run_dir = _copy(tmp_path)
     rules = _rules(tmp_path)
-    expected = main(["gate", str(run_dir), "--rules", str(rules), "--no-record"])
+    expected = main(["gate", str(run_dir), "--rules", str(rules)])
     capsys.readouterr()
     (run_dir / gate_output.GATE_FILE).mkdir()  # a place the verdict cannot be written to
-    assert main(["gate", str(run_dir), "--rules", str(rules)]) == expected
+    assert main(["gate", str(run_dir), "--rules", str(rules), "--record"]) == expected
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "not recorded" in warnings[0]

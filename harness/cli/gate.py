@@ -16,9 +16,10 @@ def add_gate_parser(sub) -> None:
     g.add_argument("--registry", type=user_path, help="registry file for registry:accepted")
     g.add_argument("--junit", type=user_path, help="write JUnit XML here (one testcase per rule)")
     g.add_argument("--json", type=user_path,
-                   help="write the verdict as JSON here (default: RUN_DIR/gate.json, which `harness report` shows)")
-    g.add_argument("--no-record", action="store_true",
-                   help="do not write RUN_DIR/gate.json (the default record of the verdict beside the run)")
+                   help="write the verdict as JSON here")
+    g.add_argument("--record", action="store_true",
+                   help="also record the verdict as RUN_DIR/gate.json, where `harness report` shows it (the run "
+                        "directory is otherwise never written to)")
     g.set_defaults(func=_cmd_gate)
 
 
@@ -40,9 +41,9 @@ def _cmd_gate(a) -> int:
             require_file(path, flag)  # before judging: a broken pipeline must not look like a failed gate
             refuse_onto(path, flag, reads)
             refuse_inside_inputs(path, flag, run)
-    record = None if a.json is not None or a.no_record else a.run / gate_output.GATE_FILE
+    record = a.run / gate_output.GATE_FILE if a.record and a.json is None else None
     if record is not None:
-        try:  # the default record is a convenience: a place it may not go is said in one line, never an error
+        try:  # the record (--record) is a convenience: a place it may not go is said in one line, never an error
             refuse_onto(record, "gate.json", reads)
             refuse_inside_inputs(record, "gate.json", run)
         except HarnessError as e:

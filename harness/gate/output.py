@@ -79,11 +79,11 @@ def write_all(results_, run, junit_path=None, json_path=None) -> None:
 
 
 def record(results_, run, path) -> str | None:
-    """The verdict as JSON at `path` (RUN/gate.json by default), atomically; the line to print when it cannot be
+    """The verdict as JSON at `path` (RUN/gate.json with --record), atomically; the line to print when it cannot be
     written (a read-only run directory: the gate's exit code does not change), else None."""
     try:
         results.write_json(path, as_json(results_, run))
     except OSError as e:
         return (f"the verdict is not recorded in {path} ({e.strerror or type(e).__name__}); the report of this run "
-                "will show no gate (pass --json PATH to write it elsewhere, or --no-record)")
+                "will show no gate (pass --json PATH to write it elsewhere, or leave out --record)")
     return None
