@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from test_degenerate import _rewrite_yelp, constant_run  # noqa: F401  (the fixture of a constant-predictor run)
+from test_reports import RULES  # the gate rules the report tests judge the golden run with
 
 from harness.cli.app import main
 from harness.core import diagnostics, results
@@ -19,17 +20,6 @@ from reports import data, html, markdown, numbers, text
 from reports import verdict as words
 
 GOLDEN_RUN = Path(__file__).resolve().parent / "data" / "golden_run"
-RULES = """rules:
-  - kind: not_degenerate
-    task: yelp
-  - kind: improves
-    task: yelp
-    metric: accuracy
-  - kind: forgetting
-    task: general_qa
-    metric: f1
-    budget: 0.05
-"""
 
 
 def _copy(tmp_path: Path, name: str = "run") -> Path:
