@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import PurePosixPath, PureWindowsPath
 
 from harness.core import results, stats
-from reports import markdown, numbers, tables, text
+from reports import markdown, numbers, tables, text, verdict
 from reports.data import Arm, Report
 
 CARDS_DIR = "cards"
@@ -104,7 +104,7 @@ def _delta(report: Report, c: dict) -> str:
         return shown
     if c.get("test") == stats.N_TOO_SMALL:
         return f"{shown} (n too small: {text.too_small(c)})"
-    return f"{shown} (no CI: {tables.no_ci_reason(report, c.get('n'))})"
+    return f"{shown} (no CI: {tables.no_ci_reason(report, c.get('n'), c.get('task'))})"
 
 
 def _p(c: dict) -> str:
@@ -114,19 +114,17 @@ def _p(c: dict) -> str:
 
 def headline(report: Report, arm: str, own: list[dict]) -> str:
     """One sentence: the primary task's first headline metric, with its interval, n, MDE and significance."""
-    if not own:
-        return "No comparison against the base on the adapter's own tasks."
-    ranked = sorted(own, key=lambda c: (list(report.tasks).index(c["task"]) if c["task"] in report.tasks else 99,
-                                        (tables.HEADLINE.get(c["task"]) or [c["metric"]]).index(c["metric"])
-                                        if c["metric"] in (tables.HEADLINE.get(c["task"]) or []) else 99))
-    c = ranked[0]
+    main = verdict.primary(report)  # the Verdict's primary task and metric: a card never leads with another
+    c = next((c for c in own if main and (c["task"], c["metric"]) == main), None)
+    if c is None:
+        return "No comparison against the base on the primary task."
     base = tables.value_of(report.scores, c["task"], c["metric"], "base")
     mine = tables.value_of(report.scores, c["task"], c["metric"], arm)
-    verdict = ("significant after the run's adjustment" if tables.starred(c)
+    said = ("significant after the run's adjustment" if tables.starred(c)
                else f"not significant after the run's adjustment (adjusted p {numbers.p_value(c.get('p_adjusted'))})")
     return (f"**{markdown.esc(c['task'])} {markdown.esc(c['metric'])}**: {_value(c['metric'], base)} (base) → "
             f"{_value(c['metric'], mine)} (adapter), Δ {_delta(report, c)} on n = "
-            f"{numbers.count(c.get('n'))} documents (MDE {numbers.mde(c.get('mde'))}); {verdict}.")
+            f"{numbers.count(c.get('n'))} documents (MDE {numbers.mde(c.get('mde'))}); {said}.")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

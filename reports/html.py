@@ -1,5 +1,6 @@
-"""report.html: one self-contained file (inline CSS, plots embedded) with the report's content and a browsable,
-filterable table of samples. Generated text is untrusted input: every model output and document text goes through
+"""report.html: one self-contained file (inline CSS, plots embedded) with the page reports/samples.py lists: the
+document, the plots, every document of every task (paged, with a filter). It holds the same text as report.md, cell
+for cell, and the same anchors. Generated text is untrusted input: every model output and document text goes through
 html.escape, so a `<script>` in an answer is shown as text and never runs.
 """
 
@@ -8,28 +9,67 @@ from __future__ import annotations
 import base64
 import html
 from pathlib import Path
+from urllib.parse import quote
 
-from harness.core.arms import BASE_ARM
-from reports import document, text
+from reports import samples
+from reports.blocks import Table
 from reports.data import Report
 
+# .good/.bad: the Okabe-Ito bluish green and vermillion the plots use, darkened to a contrast above 4.5:1 on white.
 _CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 7px;vertical-align:top}
-th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.good{color:#176b1c}.bad{color:#a31515}
-.txt{max-width:420px;white-space:pre-wrap;word-break:break-word;font-size:12px}img{max-width:100%;border:1px solid #eee}
-code{background:#f5f5f5;padding:0 3px}#q{width:320px;padding:4px}.scroll{overflow-x:auto}
-.warning{background:#fff4e5;border-left:4px solid #e08a00;padding:6px 10px}summary{cursor:pointer}
-details div.txt{margin-top:4px;border-top:1px dashed #ccc;padding-top:4px}
+body{font:15px/1.5 system-ui,sans-serif;margin:2em auto;max-width:1560px;padding:0 1.5em;color:#1a1a1a}
+h1{font-size:1.7em;margin-bottom:.3em}h2{margin-top:1.8em;padding-top:.4em;border-top:1px solid #ddd}
+h3{margin-top:1.4em}p{max-width:75em}
+table{border-collapse:collapse;margin:.6em 0;font-size:13.5px}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
+th{background:#f0f2f4;text-align:left}tbody tr:nth-child(even){background:#fafafa}
+caption{caption-side:top;text-align:left;font-size:13.5px;color:#444;padding:0 0 .4em;max-width:75em}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.wrap{white-space:normal;min-width:12em}
+td.short{white-space:nowrap}
+.good{color:#006B4F;font-weight:600}.bad{color:#B23A00;font-weight:600}
+.txt{white-space:pre-wrap;word-break:break-word}td.wide{min-width:16em;max-width:32em}td.txt{min-width:9em}
+summary{cursor:pointer}details div.txt{margin-top:4px;border-top:1px dashed #bbb;padding-top:4px}
+figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:13.5px;color:#444;max-width:75em}
+.scroll{overflow-x:auto}.warning{background:#fff4e5;border-left:4px solid #e08a00;padding:6px 10px}
+nav.toc{background:#f6f8fa;border:1px solid #e1e4e8;padding:.5em 1.2em;display:inline-block}
+nav.toc ul{margin:.3em 0;padding-left:1.2em;columns:2;column-gap:3em}
+.filter{position:sticky;top:0;background:#fff;padding:.5em 0;z-index:1}.filter input{width:24em;padding:4px;font:inherit}
+.pager button{font:inherit;padding:2px 10px}.task-samples>details>summary{margin:.3em 0;color:#0b4f9c}
 """
-_FILTER_JS = """
-document.getElementById('q').addEventListener('input', function () {
-  var q = this.value.toLowerCase();
-  document.querySelectorAll('#samples tbody tr').forEach(function (tr) {
-    tr.style.display = tr.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';
+_PAGE_ROWS = 20
+# One script: it pages every task's samples and filters them by any text (opening the tasks with a match); without
+# it every row shows.
+_JS = """
+(function () {
+  var PAGE = PAGE_ROWS, box = document.getElementById('samples-filter');
+  if (!box) return;
+  var tasks = Array.prototype.slice.call(document.querySelectorAll('.task-samples'));
+  function show(t) {
+    var rows = Array.prototype.slice.call(t.querySelectorAll('tbody tr')), q = box.value.toLowerCase();
+    var hits = rows.filter(function (tr) { return tr.textContent.toLowerCase().indexOf(q) >= 0; });
+    var pages = Math.max(1, Math.ceil(hits.length / PAGE));
+    t.page = Math.min(Math.max(t.page || 0, 0), pages - 1);
+    rows.forEach(function (tr) { tr.hidden = true; });
+    hits.slice(t.page * PAGE, (t.page + 1) * PAGE).forEach(function (tr) { tr.hidden = false; });
+    t.querySelector('.shown').textContent = hits.length;
+    t.querySelector('.pager').hidden = pages < 2;
+    t.querySelector('.pageno').textContent = 'page ' + (t.page + 1) + ' of ' + pages;
+    t.querySelector('.prev').disabled = t.page === 0;
+    t.querySelector('.next').disabled = t.page >= pages - 1;
+  }
+  tasks.forEach(function (t) {
+    t.querySelector('.prev').addEventListener('click', function () { t.page--; show(t); });
+    t.querySelector('.next').addEventListener('click', function () { t.page++; show(t); });
+    show(t);
   });
-});
-"""
+  box.addEventListener('input', function () {
+    tasks.forEach(function (t) {
+      t.page = 0;
+      show(t);
+      if (box.value) { t.querySelector('details').open = t.querySelector('.shown').textContent !== '0'; }
+    });
+  });
+})();
+""".replace("PAGE_ROWS", str(_PAGE_ROWS))
 
 
 def e(s, limit: int | None = None) -> str:
@@ -39,58 +79,94 @@ def e(s, limit: int | None = None) -> str:
     return html.escape(s, quote=True)
 
 
-def table(t: document.Table, attrs: str = "") -> str:
-    head = "".join(f"<th>{e(h)}</th>" for h in t.header)
-    body = []
-    for i, row in enumerate(t.rows):
-        cells = []
-        for j, c in enumerate(row):
-            cls = " ".join(x for x in ("num" if j < len(t.numeric) and t.numeric[j] else "",
-                                        t.tone.get((i, j), "")) if x)
-            if isinstance(c, document.Prompt):
-                inner = (f"<details><summary class='txt'>{e(c.tail)}</summary><div class='txt'>{e(c.full)}</div></details>"
-                         if c.tail != c.full.strip() else f"<span class='txt'>{e(c.full)}</span>")
-            else:
-                inner = e(c)
-            if (i, j) in t.bold:
-                inner = f"<b>{inner}</b>"
-            cells.append(f"<td class='{cls}'>{inner}</td>" if cls else f"<td>{inner}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table data-table='{e(t.key)}' {attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+def _layout(t: Table, j: int, shown: str, whole: str | None) -> str:
+    """A cell's layout class: numbers right-aligned and kept on one line unless long (a CI fits; a note wraps),
+    long text wrapped in a column wide enough to read, short text on one line (an arrow never alone on a line)."""
+    if j < len(t.numeric) and t.numeric[j]:
+        return "num" if len(shown) <= 30 else "num wrap"
+    if whole or len(shown) > 60:
+        return "txt wide"
+    return "txt" if "\n" in shown else "short" if len(shown) <= 24 else ""
 
 
-def render(report: Report, out_dir: Path, plots: list[str], sample_limit: int = 200) -> str:
+def _cell(t: Table, i: int, j: int) -> str:
+    shown, whole = samples.cell(t, i, j)
+    inner = (f"<details><summary class='txt'>{e(shown)}</summary><div class='txt'>{e(whole)}</div></details>"
+             if whole else e(shown))
+    if (i, j) in t.bold:
+        inner = f"<b>{inner}</b>"
+    cls = " ".join(x for x in (_layout(t, j, shown, whole), t.tone.get((i, j), "")) if x)
+    return f"<td class='{cls}'>{inner}</td>" if cls else f"<td>{inner}</td>"
+
+
+def table(t: Table) -> str:
+    caption = samples.caption(t)
+    cap = f"<caption>{e(caption)}</caption>" if caption else ""
+    head = "".join(f"<th scope='col'>{e(h)}</th>" for h in t.header)
+    body = "".join("<tr>" + "".join(_cell(t, i, j) for j in range(len(row))) + "</tr>" for i, row in enumerate(t.rows))
+    return f"<table data-table='{e(t.key)}'>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _figure(f: samples.Figure, out_dir: Path) -> str:
+    data = base64.b64encode((out_dir / f.path).read_bytes()).decode()
+    return (f"<figure><img alt='{e(f.caption)}' src='data:image/png;base64,{data}'>"
+            f"<figcaption>{e(f.caption)}</figcaption></figure>")
+
+
+def _samples(s: samples.TaskSamples, out_dir: Path) -> str:
+    files = ", ".join(f"<a href='{e(quote(p))}'>{e(p)}</a>" for p in samples.links(s, out_dir))
+    shown = samples.showing(s, f"<span class='shown'>{s.n}</span>")  # numbers only: nothing to escape
+    return (f"<div class='task-samples' data-task='{e(s.task)}'><p>{shown} {files}</p><details><summary>"
+            f"Show the documents of {e(s.task)} ({_PAGE_ROWS} a page; the filter above searches them all)</summary>"
+            f"<div class='scroll'>{table(s.table)}</div>"
+            "<p class='pager' hidden><button type='button' class='prev'>← previous</button> <span class='pageno'>"
+            "</span> <button type='button' class='next'>next →</button></p></details></div>")
+
+
+_FILTER = ("<p class='filter'><label for='samples-filter'>Filter the samples of every task (any text: a doc id, a "
+           "word of a prompt, a reference or an answer):</label> <input id='samples-filter' type='search'></p>")
+
+
+def _contents(blocks: list) -> str:
+    items = "".join(f"<li><a href='#{e(a)}'>{e(h)}</a></li>" for h, a in samples.contents(blocks))
+    return f"<nav class='toc' aria-label='Contents'><b>Contents</b><ul>{items}</ul></nav>"
+
+
+def _block(b, out_dir: Path) -> str:
+    if b.kind == "paragraph":
+        return f"<p>{e(b.text)}</p>"
+    if b.kind == "warning":
+        return f"<p class='warning'><b>Warning:</b> {e(b.text)}</p>"
+    if b.kind == "bullets":
+        return "<ul>" + "".join(f"<li class='txt'>{e(item)}</li>" for item in b.items) + "</ul>"
+    if b.kind == "table":
+        return f"<div class='scroll'>{table(b.table)}</div>"
+    if b.kind == "figure":
+        return _figure(b, out_dir)
+    return _samples(b, out_dir)
+
+
+def render(report: Report, out_dir: Path, plots: list[str]) -> str:
+    """`out_dir`: the folder report.html is written to (the plots are read from there, the samples files linked
+    relative to it)."""
     base = report.runs[0]["base"]
-    arms = report.adapters
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
-             f"<title>Adapter evaluation: {e(base['name'])}</title><style>{_CSS}</style></head><body>"]
-    for b in document.build(report):
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+             f"content='width=device-width'><title>Adapter evaluation: {e(base['name'])}</title>"
+             f"<style>{_CSS}</style></head><body>"]
+    blocks = samples.page(report, plots)
+    ids = samples.anchors(blocks)
+    in_section = False
+    for i, b in enumerate(blocks):
+        if i + 1 < len(blocks) and blocks[i + 1].kind == "samples" and _FILTER not in parts:
+            parts.append(_FILTER)  # above the first task's samples: it filters every task
+        if b.kind == "heading" and b.level == 2:
+            # A contents link lands on the section, which holds the heading and everything under it.
+            parts.append(("</section>" if in_section else "") + f"<section id='{e(ids[i])}'>")
+            in_section = True
         if b.kind == "heading":
-            parts.append(f"<h{b.level}>{e(b.text)}</h{b.level}>")
-        elif b.kind == "paragraph":
-            parts.append(f"<p>{e(b.text)}</p>")
-        elif b.kind == "warning":
-            parts.append(f"<p class='warning'><b>Warning:</b> {e(b.text)}</p>")
-        elif b.kind == "bullets":
-            parts.append("<ul>" + "".join(f"<li class='txt'>{e(item)}</li>" for item in b.items) + "</ul>")
-        elif b.kind == "table":
-            parts.append(f"<div class='scroll'>{table(b.table)}</div>")
-    pngs = [p for p in plots if p.endswith(".png")]
-    if pngs:
-        parts.append("<h2>Plots</h2>")
-    for p in pngs:
-        data = base64.b64encode((out_dir / p).read_bytes()).decode()
-        parts.append(f"<p><img alt='{e(p)}' src='data:image/png;base64,{data}'></p>")
-    parts.append("<h2>Samples</h2><p><input id='q' placeholder='filter samples (any text)'></p>")
-    samples = document.Table("samples", ["task", "arm", "doc", "prompt", "answer", "reference", "score"],
-                             numeric=[False, False, True, False, False, False, True])
-    for task in dict.fromkeys(report.scores["task"]):
-        for arm in [BASE_ARM, *arms]:
-            for r in report.samples(arm, task)[:sample_limit]:
-                score = text.doc_score(task, r)
-                samples.rows.append([task, arm, str(r["doc_id"]), document.prompt_cell(r.get("prompt") or ""),
-                                     text.answer_text(r)[:600], text.target_text(task, r)[:300],
-                                     "" if score is None else f"{score:.3f}"])
-    parts.append(f"<div class='scroll'>{table(samples, 'id=samples')}</div>")
-    parts.append(f"<script>{_FILTER_JS}</script></body></html>")
+            attr = f" id='{e(ids[i])}'" if b.level > 2 else ""
+            parts.append(f"<h{b.level}{attr}>{e(b.text)}</h{b.level}>" + (_contents(blocks) if b.level == 1 else ""))
+            continue
+        parts.append(_block(b, out_dir))
+    parts.append(("</section>" if in_section else "") + f"<script>{_JS}</script></body></html>")
     return "\n".join(parts)

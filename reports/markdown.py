@@ -1,4 +1,5 @@
-"""report.md: the document (reports/document.py) as Markdown, fit to paste as a PR comment or a CI step summary.
+"""report.md: the page (reports/samples.py: the document, the plots, the samples) as Markdown, fit to paste as a PR
+comment or a CI step summary.
 
 Model output is untrusted text: HTML special characters are written as entities and table pipes escaped, so an
 answer cannot inject markup into the rendered comment.
@@ -7,8 +8,11 @@ answer cannot inject markup into the rendered comment.
 from __future__ import annotations
 
 import html
+from pathlib import Path
+from urllib.parse import quote
 
-from reports import document
+from reports import samples
+from reports.blocks import Table
 from reports.data import Report
 
 
@@ -19,23 +23,48 @@ def esc(s, limit: int = 160) -> str:
     return html.escape(s, quote=False).replace("|", "\\|").replace("`", "&#96;") or "∅"
 
 
-def table(t: document.Table) -> list[str]:
+def _caption(text: str, what: str) -> list[str]:
+    # A caption is italic; a star inside it (the significance legend) would end the italics early.
+    body = esc(text, 4000).replace("*", "\\*")
+    return [f"*{what}: {body}*", ""] if text else []
+
+
+def table(t: Table, rows: int | None = None) -> list[str]:
     out = ["| " + " | ".join(esc(h) for h in t.header) + " |",
            "|" + "|".join("--:" if num else "---" for num in (t.numeric or [False] * len(t.header))) + "|"]
-    for i, row in enumerate(t.rows):
+    for i in range(len(t.rows) if rows is None else min(rows, len(t.rows))):
         cells = []
-        for j, c in enumerate(row):
-            cell = esc(c, 120 if isinstance(c, document.Prompt) else 1000 if j in t.full_text else 160)
+        for j in range(len(t.rows[i])):
+            cell = esc(samples.cell(t, i, j)[0], 100_000)
             cells.append(f"**{cell}**" if (i, j) in t.bold else cell)
         out.append("| " + " | ".join(cells) + " |")
-    return out
+    return out + [""] + _caption(samples.caption(t), "Table")
 
 
-def render(report: Report, plots: list[str] | None = None) -> str:
+def _link(path: str) -> str:
+    label = esc(path, 1000).replace("[", "\\[").replace("]", "\\]")
+    return f"[{label}]({quote(path)})"
+
+
+def _samples(s: samples.TaskSamples, out_dir: Path) -> list[str]:
+    shown = min(samples.MD_ROWS, s.n)
+    files = ", ".join(_link(p) for p in samples.links(s, out_dir))
+    return [f"{samples.showing(s, shown)} {files}", ""] + table(s.table, samples.MD_ROWS)
+
+
+def _contents(blocks: list) -> list[str]:
+    return ["**Contents**", ""] + [f"- [{esc(h, 300)}](#{a})" for h, a in samples.contents(blocks)] + [""]
+
+
+def render(report: Report, plots: list[str] | None = None, out_dir: Path | None = None) -> str:
+    """`out_dir`: the folder report.md is written to, which the links to the samples files are relative to (by
+    default the first run's folder, where `harness report` writes without --out)."""
+    out_dir = Path(out_dir or report.run_dirs[0])
+    blocks = samples.page(report, plots or [])
     lines: list[str] = []
-    for b in document.build(report):
+    for b in blocks:
         if b.kind == "heading":
-            lines += ["", "#" * b.level + " " + esc(b.text, 300), ""]
+            lines += ["", "#" * b.level + " " + esc(b.text, 300), ""] + (_contents(blocks) if b.level == 1 else [])
         elif b.kind == "paragraph":
             lines += [esc(b.text, 4000), ""]
         elif b.kind == "warning":
@@ -44,8 +73,10 @@ def render(report: Report, plots: list[str] | None = None) -> str:
             lines += [f"- {esc(item)}" for item in b.items] + [""]
         elif b.kind == "table":
             lines += table(b.table) + [""]
-    if plots:
-        lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots if p.endswith(".png")]
+        elif b.kind == "figure":
+            lines += [f"![{b.path}]({b.path})", ""] + _caption(b.caption, "Figure")
+        elif b.kind == "samples":
+            lines += _samples(b, out_dir)
     text = "\n".join(lines).strip("\n")
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

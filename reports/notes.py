@@ -49,10 +49,13 @@ def unstarred(report: Report) -> str:
 
 
 def headline_caption(report: Report) -> str:
-    return ("Base model vs adapters on the same documents. Best value in bold. n (MDE): the documents compared and "
+    return ("Base model vs adapters on the same documents (a *_drop metric leaves out each arm's unparseable "
+            "answers, so its values cover each arm's own parsed answers: the n cell gives those counts, and its Δ "
+            "is still paired by document). Best value in bold. n (MDE): the documents compared and "
             "the minimum detectable effect, the change that comparison would detect with 80% power at two-sided 5%. "
             f"Δ = adapter − base with its per-comparison 95% CI; {markers(report)}. {unstarred(report)} "
-            "↑ higher is better, ↓ lower is better.")
+            "↑ higher is better, ↓ lower is better. How each number was computed: the Statistics section; what "
+            "each metric is: the Metrics section.")
 
 
 def _clusters(report: Report, index: dict) -> str:

@@ -20,10 +20,19 @@ HEADLINE = {
 }
 
 
-def no_ci_reason(report: Report, n) -> str:
+def n_clusters(report: Report, task: str) -> int | None:
+    """How many clusters a task's documents fall in (its `cluster` field), or None when it declares none."""
+    keys = {r.get("cluster") for r in report.samples(BASE_ARM, task)} - {None}
+    return len(keys) or None
+
+
+def no_ci_reason(report: Report, n, task: str | None = None) -> str:
     """Why a score carries no CI (the tables and the plots say the same)."""
     if n is None or (isinstance(n, float) and not math.isfinite(n)) or n < stats.MIN_PAIRS:
         return f"fewer than {stats.MIN_PAIRS} documents"
+    k = n_clusters(report, task) if task else None
+    if k is not None and k < stats.MIN_CLUSTERS:
+        return f"fewer than {stats.MIN_CLUSTERS} clusters ({k})"
     if any((r.get("config") or {}).get("resamples") == 0 for r in report.runs):
         return "--resamples 0"
     return "no resampling method for this metric's aggregation"
@@ -77,7 +86,9 @@ def headline(report: Report, all_metrics: bool = False) -> pd.DataFrame:
         for metric in metrics:
             sel = s[(s.task == task) & (s.metric == metric)]
             base_n = sel[sel.arm == BASE_ARM]["n"] if "n" in sel else []
-            row = {"task": task, "metric": metric, "higher_is_better": sel["higher_is_better"].iloc[0],
+            hib = sel["higher_is_better"].iloc[0]
+            row = {"task": task, "metric": metric,  # numpy's False is not `False`: a plain bool, or None if unknown
+                   "higher_is_better": None if hib is None or hib != hib else bool(hib),
                    "n": int(base_n.iloc[0]) if len(base_n) and base_n.iloc[0] == base_n.iloc[0] else None}
             for arm in [BASE_ARM, *report.adapters]:
                 v = sel[sel.arm == arm]["value"]

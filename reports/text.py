@@ -74,6 +74,16 @@ def side_by_side(report: Report, task: str, arm: str, k: int = 3) -> list[dict]:
     return out
 
 
+def parsed_counts(report: Report, task: str, metric: str) -> str:
+    """'parsed: base 28, lora 31' for a *_drop metric, whose value each arm computes over its own parsed answers
+    (the task's n_parsed): the n each value used. Empty for any other metric."""
+    if not metric.split(":")[0].endswith("_drop"):
+        return ""
+    counts = [(a, tables.value_of(report.scores, task, "n_parsed", a)) for a in [BASE_ARM, *report.adapters]]
+    counts = [f"{a} {numbers.count(v)}" for a, v in counts if v is not None]
+    return f"parsed: {', '.join(counts)}" if counts else ""
+
+
 def unparseable(report: Report, arm: str, k: int = 3) -> list[dict]:
     rows = [r for r in report.samples(arm, "yelp") if isinstance(r.get("filtered"), dict) and r["filtered"].get("star") is None]
     return [{"doc_id": r["doc_id"], "answer": answer_text(r), "rule": r["filtered"].get("rule")} for r in rows[:k]]
@@ -90,7 +100,7 @@ def marker(c: dict) -> str:
 
 
 def comparison_text(c: dict | None) -> str:
-    """'+0.0312 [+0.0100, +0.0500] **', or '+108.3 (n too small: 2 < 20)'; `c` a comparison record."""
+    """'+0.0312 [+0.0100, +0.0500] **', or '+108.3 (n too small: 2 documents < 20)'; `c` a comparison record."""
     if not c or numbers.missing(c.get("delta")):
         return numbers.MISSING
     if c.get("test") == stats.N_TOO_SMALL:
@@ -109,7 +119,7 @@ def count_text(c: dict) -> str:
 
 
 def too_small(c: dict) -> str:
-    """Why a comparison has no verdict: '6 < 20' (documents), or '6 clusters < 10' when its documents are enough
+    """Why a comparison has no verdict: '6 documents < 20', or '6 clusters < 10' when its documents are enough
     but its clusters are not."""
     changed = c.get("n_changed")
     return stats.too_small(c.get("n"), c.get("min_n"), c.get("n_clusters"), stats.MIN_CLUSTERS,

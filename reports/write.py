@@ -41,7 +41,7 @@ def write_report(run_dirs: list[Path], out: Path | None, formats: set[str],
     out.mkdir(parents=True, exist_ok=True)
     written = plots.render_all(report, out, formats & {"png", "pdf"}) if formats & {"png", "pdf", "html", "md"} else []
     if "md" in formats:
-        results.atomic_write_text(out / "report.md", markdown.render(report, written))
+        results.atomic_write_text(out / "report.md", markdown.render(report, written, out))
         written.append("report.md")
     if "tex" in formats:
         results.atomic_write_text(out / "tables.tex", latex.render(report))

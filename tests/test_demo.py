@@ -37,9 +37,21 @@ def test_outputs_exist(runs):
     a, _, proc = runs
     for rel in ("base/model.safetensors", "adapter/adapter_model.safetensors", "adapter/train_summary.json",
                 "adapter/training_log.csv", "run/run.json", "run/report.md", "run/report.html", "run/tables.tex",
-                "run/plots/scores.png", "run/gate.xml", "run/gate.json", "registry.sqlite"):
+                "run/plots/scores.png", "run/gate.xml", "run/gate.json", "run/cards/reviews/README.md",
+                "registry.sqlite"):
         assert (a / rel).is_file(), rel
     assert "headline" in proc.stdout and "verdict:" in proc.stdout and "demo finished" in proc.stdout
+
+
+def test_report_opens_with_the_verdict_and_the_gates_result(runs):
+    a, _, _ = runs
+    md = (a / "run" / "report.md").read_text()
+    headings = [line for line in md.splitlines() if line.startswith("## ")]
+    assert headings[:3] == ["## Verdict", "## Headline", "## Gate"], headings
+    verdict = md.split("## Verdict", 1)[1].split("## Headline", 1)[0]
+    gate = json.loads((a / "run" / "gate.json").read_text())
+    word = "gate PASS" if all(r["passed"] for r in gate["rules"]) else "gate FAIL"
+    assert word in verdict
 
 
 def test_terminal_is_quiet(runs):

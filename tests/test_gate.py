@@ -153,7 +153,7 @@ F1 = ("general_qa", "f1", "lora_r8")
     ({"delta": -0.045, "ci95": [-0.06, -0.03], "n": 900, "var_unit": 0.05}, 0.05, 1,
      f"with no true change about {needed(0.05, 0.05)} documents would, so the change itself (-0.0450) is close to -0.05"),
     ({"delta": -0.1, "ci95": None, "p_value": None, "test": "n too small", "n": 6, "min_n": 10}, 0.5, 1,
-     "n too small (6 < 10): no interval, so nothing shows the drop is within the budget"),
+     "n too small (6 documents < 10): no interval, so nothing shows the drop is within the budget"),
 ])
 def test_forgetting_is_non_inferiority(tmp_path, capsys, fields, budget, code, said):
     run = patched(tmp_path, set_comparison(*F1, **fields))
@@ -344,7 +344,7 @@ def test_no_regression_without_a_test(tmp_path, capsys):
     rule = {"kind": "no_regression", "task": "perplexity", "metric": "token_perplexity", "tolerance": 1000.0}
     assert run_gate(tmp_path, rule, baseline=GOLDEN) == 1
     out = capsys.readouterr().out
-    assert out.count("n too small (6 < 20): no interval, so nothing shows the drop is within the tolerance") == 2
+    assert out.count("n too small (6 documents < 20): no interval, so nothing shows the drop is within the tolerance") == 2
 
 
 def test_bad_rules_list_every_problem(tmp_path):

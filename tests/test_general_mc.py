@@ -204,6 +204,9 @@ def test_byo_task_example_runs(tiny_model, tiny_adapters, tmp_path, monkeypatch)
                  "--tasks", "capitals", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--device", "cpu",
                  "--no-registry", "--max-gen-toks", "4"]) == 0
     run = results.load_run(out)
+    # the YAML's words reach run.json, for the report's Metrics glossary
+    assert run["tasks"]["capitals"]["definitions"] == {
+        "exact_match": "share of answers equal to the capital, ignoring case and punctuation"}
     gold = [json.loads(line)["capital"] for line in (BYO / "capitals.jsonl").read_text().splitlines()]
     import string
 
@@ -216,3 +219,16 @@ def test_byo_task_example_runs(tiny_model, tiny_adapters, tmp_path, monkeypatch)
         expected = np.mean([norm(r["response"]) == norm(g) for r, g in zip(rows, gold)])
         (score,) = [s for s in run["scores"] if s["arm"] == arm and s["metric"] == "exact_match"]
         assert score["value"] == pytest.approx(expected) and score["n"] == len(gold)
+
+
+def test_definitions_are_recorded_but_leave_the_config_hash_alone():
+    """Rewording the glossary changes no score, so it must not make a run incomparable with earlier ones."""
+    from harness.run.records import task_facts
+
+    config = {"output_type": "generate_until", "metadata": {"version": 1.0, "unit": "question"}}
+    worded = {**config, "metadata": {**config["metadata"], "definitions": {"em": "exact match"}}}
+    plain, facts = (task_facts({"configs": {"t": c}}, "t", [{"doc_id": 0}]) for c in (config, worded))
+    assert facts["definitions"] == {"em": "exact match"} and "definitions" not in plain
+    assert facts["config_hash"] == plain["config_hash"]
+    changed = {**config, "metadata": {**config["metadata"], "unit": "page"}}
+    assert task_facts({"configs": {"t": changed}}, "t", [{"doc_id": 0}])["config_hash"] != plain["config_hash"]

@@ -43,6 +43,19 @@ def _three_adapters(tmp_path) -> Path:
     return out
 
 
+def _one_adapter(tmp_path) -> Path:
+    """The golden run with lora_r8 alone beside the base."""
+    run = results.load_run(GOLDEN_RUN)
+    run["arms"] = run["arms"][:2]
+    for key in ("scores", "comparisons", "diagnostics"):
+        run[key] = [r for r in run.get(key) or [] if r["arm"] in ("base", "lora_r8")]
+    out = tmp_path / "one"
+    for arm in ("base", "lora_r8"):
+        shutil.copytree(GOLDEN_RUN / "samples" / arm, out / "samples" / arm)
+    results.write_json(out / "run.json", run)
+    return out
+
+
 def _pdflatex() -> str:
     path = shutil.which("pdflatex")
     if path is None:
@@ -52,11 +65,11 @@ def _pdflatex() -> str:
     return path
 
 
-@pytest.mark.parametrize("adapters", [2, 3])
+@pytest.mark.parametrize("adapters", [1, 2, 3])
 @pytest.mark.parametrize("columns", ["onecolumn", "twocolumn"])
 def test_tables_compile_without_overfull_boxes(tmp_path, adapters, columns):
     pdflatex = _pdflatex()
-    run_dir = GOLDEN_RUN if adapters == 2 else _three_adapters(tmp_path)
+    run_dir = {1: _one_adapter, 2: lambda _: GOLDEN_RUN, 3: _three_adapters}[adapters](tmp_path)
     report = data.load([run_dir])
     assert len(report.adapters) == adapters
     (tmp_path / "tables.tex").write_text(latex.render(report))

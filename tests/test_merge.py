@@ -202,7 +202,9 @@ def _delta_checks(md: str) -> list[tuple[str, float, float, float]]:
                 continue
             pair = re.split(r" (?:−|-|vs\.?) ", m.group(1))
             tuned, ref = (pair[0], BASE_ARM) if len(pair) == 1 else pair
-            ct, cr = _column(header, tuned), _column(header, ref)
+            # the pairwise table names its arms in columns "first"/"second" and its values "first value"/"second value"
+            ct, cr = (_column(header, f"{tuned} value") or _column(header, tuned),
+                      _column(header, f"{ref} value") or _column(header, ref))
             if ct is None or cr is None:
                 continue
             for row in rows:
@@ -243,3 +245,5 @@ def test_every_delta_is_the_difference_of_the_values_beside_it(which, tmp_path):
     assert len(checks) >= counts[False] + counts[True]  # the headline and the per-task tables
     wrong = [c for c in checks if abs(c[1] - c[2]) > c[3]]
     assert wrong == []
+    pairs = [c for c in checks if "second − first" in c[0]]  # adapter vs adapter: one pair, every headline metric
+    assert len(pairs) == (11 if which == "merged-partial-tasks" else 15)

@@ -98,9 +98,9 @@ def test_too_few_clusters_is_the_reason_when_the_documents_are_enough(tmp_path, 
     notes = {r["metric"]: r["note"] for r in _json(capsys, str(_pilot(tmp_path, rows)), "--effect", "0.02")["rows"]}
     assert notes["acc"] == ("n too small in the pilot (6 clusters < 10): no variance estimate; pilot on at least 10 "
                             "clusters")
-    assert notes["f1"] == ("n too small in the pilot (8 < 10): no variance estimate; pilot on at least 10 questions in "
+    assert notes["f1"] == ("n too small in the pilot (8 documents < 10): no variance estimate; pilot on at least 10 questions in "
                            "at least 10 clusters")
-    assert notes["em"] == "n too small in the pilot (8 < 10): no variance estimate; pilot on at least 10 questions"
+    assert notes["em"] == "n too small in the pilot (8 documents < 10): no variance estimate; pilot on at least 10 questions"
 
 
 def test_units_are_pluralised_by_their_first_word(tmp_path, capsys):

@@ -249,12 +249,12 @@ def test_small_n_reads_n_too_small_everywhere(tmp_path):
     a comparison without a significant change a pass ("no significant change")."""
     report = data.load([GOLDEN_RUN])
     md = markdown.render(report, [])
-    rows = [ln for ln in md.splitlines() if ln.startswith("| perplexity |")]
-    assert rows and all("n too small: 6 &lt; 20" in ln for ln in rows)
+    rows = [ln for ln in _section(md, "Headline").splitlines() if ln.startswith("| perplexity |")]
+    assert rows and all("n too small: 6 documents &lt; 20" in ln for ln in rows)
     assert all("[" not in ln.split("|")[col] and "*" not in ln.split("|")[col] for ln in rows for col in (7, 8))
     assert "no significant change" not in md
     tex = latex.render(report)
-    assert "n too small: 6 \\textless{} 20" in tex
+    assert "n too small: 6 documents \\textless{} 20" in tex
     run = results.load_run(GOLDEN_RUN)
     assert {c["test"] for c in run["comparisons"] if c["task"] == "perplexity"} == {"n too small"}
     for c in run["comparisons"]:
@@ -326,6 +326,29 @@ def test_a_value_without_a_ci_says_why(tmp_path):
     assert "Values without a CI" not in markdown.render(data.load([GOLDEN_RUN]), []).split("## perplexity")[0]
 
 
+def test_a_value_without_a_ci_for_want_of_clusters_says_so(tmp_path):
+    """12 questions from 6 pages: enough documents, too few clusters; the caption and the plot must not blame the
+    metric's aggregation."""
+    from reports import tables
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(GOLDEN_RUN, run_dir)
+    for arm in ("base", "lora_r8", "lora_r16"):
+        rows = results.read_samples(run_dir, arm, "docqa")
+        results.write_jsonl(results.samples_path(run_dir, arm, "docqa"),
+                            [dict(r, cluster=f"page{r['doc_id'] // 2}") for r in rows])
+    run = results.load_run(run_dir)
+    for sc in run["scores"]:
+        if sc["task"] == "docqa":
+            sc["ci95"] = None
+    results.write_json(run_dir / "run.json", run)
+    report = data.load([run_dir])
+    assert tables.no_ci_reason(report, 12, "docqa") == "fewer than 10 clusters (6)"
+    md = markdown.render(report, [])
+    docqa = md.split("\n## docqa\n", 1)[1].split("\n## ", 1)[0]
+    assert "Values without a CI: fewer than 10 clusters (6)." in docqa and "no resampling method" not in docqa
+
+
 def test_report_never_rewrites_an_input_run(tmp_path):
     """A run written before statistics existed: the report computes them in memory and leaves run.json as it was."""
     run_dir = tmp_path / "old"
@@ -361,6 +384,11 @@ def _line(md: str, start: str) -> str:
     return next(ln for ln in md.splitlines() if ln.startswith(start))
 
 
+def _section(md: str, heading: str) -> str:
+    """The text of one `## heading` section (several tables start their rows with a task and a metric)."""
+    return md.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
 def test_stars_and_colours_follow_the_adjusted_p(tmp_path, monkeypatch):
     """A raw p < 0.05 whose adjusted p is not gets no star and no colour, in the headline, the task table, the
     forgetting table and deltas.png; an adjusted p < 0.01 gets two stars and the colour. Both p-values are printed."""
@@ -377,13 +405,13 @@ def test_stars_and_colours_follow_the_adjusted_p(tmp_path, monkeypatch):
     report = data.load([_copy(tmp_path, edit)])
     md = markdown.render(report, [])
     r8, r16 = _line(md, "| yelp | accuracy ↑ |").split("|")[7:9]
-    assert r8.strip() == "+0.3500 [+0.1295, +0.5360]**" and r16.strip() == "+0.2750 [+0.0210, +0.4921]"
+    assert r8.strip() == "▲ +0.3500 [+0.1295, +0.5360]**" and r16.strip() == "+0.2750 [+0.0210, +0.4921]"
     assert document.headline_table(report).tone == {(0, 6): "good", (13, 6): "bad"}  # general_qa exact_match: a drop
     yelp = document.task_table(report, "yelp")
     assert yelp.rows[0][5].endswith("]**") and not yelp.rows[0][6].endswith("*") and yelp.tone == {(0, 5): "good"}
-    em = _line(md, "| general_qa | exact_match | lora_r8 |")
+    em = _line(_section(md, "Forgetting"), "| general_qa | exact_match | lora_r8 |")
     assert "p 0.001, Holm 0.020" in em and em.endswith("| significant drop |")
-    f1 = _line(md, "| general_qa | f1 | lora_r8 |")
+    f1 = _line(_section(md, "Forgetting"), "| general_qa | f1 | lora_r8 |")
     assert "p 0.030, Holm 0.600" in f1 and "significant drop" not in f1
     assert f1.endswith("not significant among the run's comparisons; rules out a drop larger than 0.2000 |")
     forgetting = document.forgetting_table(report)
@@ -393,13 +421,15 @@ def test_stars_and_colours_follow_the_adjusted_p(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "_save", lambda fig, out, name, formats: figures.append(fig) or [])
     plots.forest(report, tmp_path, {"png"})
     (fig,) = figures
-    assert "red: significant after Holm over the run's 28 comparisons" in fig._suptitle.get_text()
+    assert "after Holm over the run's 28 comparisons" in fig._suptitle.get_text()
     colours = {}
     for ax in fig.axes:
         intervals = [ln for ln in ax.get_lines() if ln.get_linewidth() == 2]
         colours[ax.get_title()] = [ln.get_color() for ln in intervals]
-    assert colours["yelp: accuracy ↑"] == ["C3", "C0"]
-    assert colours["general_qa: exact_match ↑"] == ["C3", "C0"] and colours["general_qa: f1 ↑"] == ["C0", "C0"]
+    better, worse, neutral = (plots.PALETTE[k] for k in ("better", "worse", "neutral"))
+    assert colours["yelp: accuracy ↑"] == [better, neutral]
+    assert colours["general_qa: exact_match ↑"] == [worse, neutral]  # a significant drop
+    assert colours["general_qa: f1 ↑"] == [neutral, neutral]
 
 
 def test_per_group_rows_are_descriptive(tmp_path):
@@ -431,7 +461,7 @@ def test_n_shows_mde_missing_and_clusters(tmp_path):
     a comparison has them, and the statistics note counts them."""
     golden = markdown.render(data.load([GOLDEN_RUN]), [])
     assert "| yelp | accuracy ↑ | 40 (MDE 0.33 / 0.36) |" in golden
-    assert _line(golden, "| general_qa | f1 | lora_r8 |").startswith("| general_qa | f1 | lora_r8 | 30 | 0.36 |")
+    assert _line(_section(golden, "Forgetting"), "| general_qa | f1 | lora_r8 |").startswith("| general_qa | f1 | lora_r8 | 30 | 0.36 |")
     assert "Missing values:" in golden and "none here" in golden and "Clusters: no task here declares any" in golden
 
     def edit(run):
@@ -441,13 +471,13 @@ def test_n_shows_mde_missing_and_clusters(tmp_path):
     report = data.load([_copy(tmp_path, edit)])
     md = markdown.render(report, [])
     assert "| general_qa | f1 ↑ | 28 in 14 clusters + 2 missing (MDE 0.40) |" in md
-    assert _line(md, "| general_qa | f1 | lora_r8 |").startswith(
+    assert _line(_section(md, "Forgetting"), "| general_qa | f1 | lora_r8 |").startswith(
         "| general_qa | f1 | lora_r8 | 28 in 14 clusters + 2 missing | 0.40 |")
     assert "Clusters (general_qa: 14 clusters)" in md and "here 2 comparisons, 4 document pairs in all" in md
     assert "28 in 14 clusters + 2 missing (MDE 0.40)" in latex.render(report)
     # too few clusters, though documents enough: the reason names the clusters
     assert text.too_small({"n": 12, "min_n": 10, "n_clusters": 6}) == "6 clusters < 10"
-    assert text.too_small({"n": 12, "min_n": 20, "n_clusters": 6}) == "12 < 20"
+    assert text.too_small({"n": 12, "min_n": 20, "n_clusters": 6}) == "12 documents < 20"
 
 
 def test_forgetting_never_passes_on_no_significant_change():
@@ -458,7 +488,7 @@ def test_forgetting_never_passes_on_no_significant_change():
     for c in run["comparisons"]:
         if c["task"] == "general_qa":
             shown = numbers.value(-c["ci95"][0])
-            assert _line(md, f"| general_qa | {c['metric']} | {c['arm']} |").endswith(
+            assert _line(_section(md, "Forgetting"), f"| general_qa | {c['metric']} | {c['arm']} |").endswith(
                 f"| rules out a drop larger than {shown} |")
     assert "Forgetting is read as non-inferiority" in md
 

@@ -48,14 +48,14 @@ class Comparison:
 
 def too_small(n: int | None, min_n: int | None, n_clusters: int | None, min_clusters: int,
               n_changed: int | None = None) -> str:
-    """Why a comparison has no verdict: '6 < 20' (documents), '6 clusters < 10' when its documents are enough but
+    """Why a comparison has no verdict: '6 documents < 20', '6 clusters < 10' when its documents are enough but
     its clusters are not, or '3 changed documents < 20' when a corpus metric saw too few changes."""
     min_n = min_n or MIN_PAIRS
     if n_changed is not None and (n is None or n >= min_n) and n_changed < MIN_CHANGED_CORPUS:
         return f"{int(n_changed)} changed documents < {MIN_CHANGED_CORPUS}"
     if n_clusters and (n is None or n >= min_n) and n_clusters < min_clusters:
         return f"{int(n_clusters)} clusters < {min_clusters}"
-    return f"{n if n is None else int(n)} < {int(min_n)}"
+    return f"{n if n is None else int(n)} documents < {int(min_n)}"
 
 
 def n_needed(var_unit: float, effect: float, power: float = POWER) -> int:

@@ -156,8 +156,8 @@ def _gate_and_report(run_dir: Path) -> tuple:
     run_doc, verdicts = judge(run_dir, DEMO_RULES)
     gate_output.write_all(verdicts, run_doc, run_dir / "gate.xml", run_dir / "gate.json")
     print(gate_output.console(verdicts))
-    _step(5, "harness report: Markdown, HTML, LaTeX, plots (with the gate's verdict)")
-    _, _, report = write_report([run_dir], run_dir, {"md", "html", "tex", "png"})
+    _step(5, "harness report: Markdown, HTML, LaTeX, plots, a model card (with the gate's verdict)")
+    _, _, report = write_report([run_dir], run_dir, {"md", "html", "tex", "png", "card"})
     return report, verdicts
 
 
@@ -174,7 +174,7 @@ def _summary(out: Path, base: Path, adapter: Path, run_dir: Path, report, verdic
     print(f"\ndemo finished in {time.perf_counter() - t_start:.0f}s. Everything is in {out}:\n"
           f"  base model      {base}\n  adapter         {adapter} (training_log.csv, train_summary.json)\n"
           f"  run directory   {run_dir} (run.json, samples/)\n  report          {run_dir / 'report.md'}, "
-          f"{run_dir / 'report.html'}, {run_dir / 'tables.tex'}, {run_dir / 'plots'}\n"
+          f"{run_dir / 'report.html'}, {run_dir / 'tables.tex'}, {run_dir / 'plots'}, {run_dir / 'cards'}\n"
           f"  gate            {'PASS' if all(v.passed for v in verdicts) else 'FAIL'} "
           f"({sum(v.passed for v in verdicts)} of {len(verdicts)} rules passed): {run_dir / 'gate.xml'}, "
           f"{run_dir / 'gate.json'}\n  registry        {out / REGISTRY}")

@@ -142,7 +142,10 @@ def task_facts(res: dict, name: str, samples: list[dict], task_obj=None) -> dict
     each metric's aggregation, conventions, unit, shots, and the documents its loader left out. `task_obj` is the task
     object the harness built and passed to lm-eval (None for a task lm-eval built itself, e.g. a group's member)."""
     config = res["configs"].get(name, {})
-    cfg_json = json.dumps(config, sort_keys=True, default=str)
+    meta = config.get("metadata") or {}
+    # The glossary's words change no score: left out of the hash, so rewording them keeps runs comparable.
+    hashed = {**config, "metadata": {k: v for k, v in meta.items() if k != "definitions"}} if meta else config
+    cfg_json = json.dumps(hashed, sort_keys=True, default=str)
     facts = {
         "version": res.get("versions", {}).get(name),
         "n_docs": res.get("n-samples", {}).get(name, {}).get("effective", len({s["doc_id"] for s in samples})),
@@ -150,9 +153,9 @@ def task_facts(res: dict, name: str, samples: list[dict], task_obj=None) -> dict
         "output_type": config.get("output_type"),
     }
     facts["aggregations"] = (_aggregations(task_obj) if task_obj is not None else {}) or _aggregations_from_config(config)
-    meta = config.get("metadata") or {}
-    if meta.get("conventions"):
-        facts["conventions"] = meta["conventions"]
+    for key in ("conventions", "definitions"):
+        if meta.get(key):
+            facts[key] = meta[key]
     facts["unit"] = str(meta.get("unit") or "document")
     facts["num_fewshot"] = _shots(res, name, samples)
     dropped = _dropped(task_obj) if task_obj is not None else {}

@@ -32,6 +32,27 @@ ANSWERS = ["the default limit is 5", "use an IAM role", "you can stop the instan
            "数据在传输中加密", "objects live in buckets"]
 
 
+TASK_YAML = {"yelp": "yelp/yelp.yaml", "docqa": "docqa/docqa.yaml", "perplexity": "perplexity/perplexity.yaml",
+             "general_qa": "general_qa/general_qa.yaml"}
+
+
+def _definitions(rel: str) -> dict:
+    """metadata.definitions of a task YAML (following `include`), read as text: lm-eval's !function tags kept as
+    strings, nothing imported."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+    path = Path(__file__).resolve().parents[2] / "tasks" / rel
+    doc = yaml.load(path.read_text(), Loader=Loader)
+    meta = doc.get("metadata") or {}
+    if "definitions" not in meta and doc.get("include"):
+        return _definitions(str(Path(rel).parent / doc["include"]))
+    return dict(meta.get("definitions") or {})
+
+
 def yelp_rows(arm, rng):
     rows = []
     for d in range(40):
@@ -120,6 +141,8 @@ def main() -> None:
         "resources": {"peak_rss_bytes": 0, "peak_gpu_bytes": None},
     }
     run["tasks"]["docqa"]["conventions"] = {"bleu4": "nltk sentence_bleu, SmoothingFunction().method1"}
+    for t in TASKS:  # the glossary's words, as `harness run` records them from each task's YAML
+        run["tasks"][t]["definitions"] = _definitions(TASK_YAML[t])
     comparisons.fill(run, OUT, resamples=200, seed=0)
     assert not results.validate_run(run), results.validate_run(run)
     results.write_json(OUT / results.RUN_FILE, run)
