@@ -12,14 +12,7 @@ is conservative (it finds at least as many ties as a paired max-T over the diffe
 
 from __future__ import annotations
 
-from statistics import NormalDist
-
-Z_975 = NormalDist().inv_cdf(0.975)  # 1.959964
-
-
-def widening(k: int) -> float:
-    """The factor a 95% interval's half-widths are multiplied by to hold simultaneously over k intervals."""
-    return NormalDist().inv_cdf(1 - 0.025 / k) / Z_975 if k > 1 else 1.0
+from harness.core.decision import widening
 
 
 def _interval(row: dict) -> list[float] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harness.core import stats
 from harness.core.arms import BASE_ARM
-from reports import classes, glossary, notes, numbers, pairwise, tables, text, verdict
+from reports import classes, glossary, notes, numbers, pairwise, sweep, tables, text, verdict
 from reports.blocks import Block, Prompt, Table  # noqa: F401  (the renderers name them document.*)
 from reports.data import Report
 from reports.text import comparison_text, count_text, marker  # noqa: F401  (also the names other renderers use)
@@ -301,6 +301,9 @@ def build(report: Report) -> list[Block]:
     for gate in report.gates:
         blocks += [Block("heading", "Gate" + (f" ({gate['run_id']})" if len(report.gates) > 1 else "")),
                    Block("table", table=gate_table(gate))]
+    swept = sweep.table(report)
+    if swept:
+        blocks += [Block("heading", "Sweep"), Block("paragraph", swept[1]), Block("table", table=swept[0])]
     pairs = pairwise.table(report)
     if pairs:
         blocks += [Block("heading", "Adapter vs adapter"), Block("table", table=pairs)]

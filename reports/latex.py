@@ -159,6 +159,12 @@ def training_length(summary: dict | None) -> str:
     return f"{text} epoch" if text == "1" else f"{text} epochs"
 
 
+def _trained(arm) -> str:
+    """A checkpoint of a sweep is as long as its step; a finished adapter as long as its training ran."""
+    step = ((arm.adapter or {}).get("checkpoint") or {}).get("step")
+    return f"step {numbers.count(step)}" if isinstance(step, int) else training_length(arm.train_summary)
+
+
 def learning_rate(v) -> str:
     if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
         return "—"
@@ -176,8 +182,8 @@ def sweep_table(report: Report) -> document.Table | None:
     t = document.Table("sweep", ["Adapter", "r", "α", "drop.", "targets", "lr", "trained", *[f"{tk}\n{m}" for tk, m in keys]],
                        numeric=[False, True, True, True, False, True, False, *[True] * len(keys)],
                        caption="Adapters: LoRA rank r, α, dropout, target modules (their kind of layer, _proj left "
-                               "out), learning rate, training length (optimiser steps when training stopped after a "
-                               "fixed number of steps, epochs otherwise) and scores.")
+                               "out), learning rate, training length (a checkpoint's step; optimiser steps when training "
+                               "stopped after a fixed number of steps, epochs otherwise) and scores.")
     for a in arms:
         peft = (a.adapter or {}).get("peft", {})
         summary = a.train_summary or {}
@@ -186,7 +192,7 @@ def sweep_table(report: Report) -> document.Table | None:
         t.rows.append([a.name, str(peft.get("r", "—")), str(peft.get("lora_alpha", "—")),
                        str(peft.get("lora_dropout", "—")),
                        targets_summary(modules, cfg.get("target_modules")),
-                       learning_rate(cfg.get("learning_rate")), training_length(a.train_summary),
+                       learning_rate(cfg.get("learning_rate")), _trained(a),
                        *[document.value_text(m, tables.value_of(report.scores, tk, m, a.name)) for tk, m in keys]])
     return t
 

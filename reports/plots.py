@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 from harness.core.arms import BASE_ARM
-from reports import notes, tables
+from reports import notes, sweep, tables
 from reports.data import Report
 
 # Okabe-Ito, which stays distinguishable with every common colour-vision deficiency. The arms get the hues that
@@ -251,6 +251,43 @@ def context_sweep(report: Report, out: Path, formats) -> list[str]:
     return _save(fig, out, "perplexity_context", formats)
 
 
+def checkpoints(report: Report, out: Path, formats) -> list[str]:
+    """The primary metric against the training step, one point per checkpoint with its 95% CI as a band, the base
+    as a dashed line, the best and its tied set marked; the training loss on a second axis where recorded."""
+    sel = sweep.select(report)
+    if sel is None:
+        return []
+    rows = [r for r in sel["rows"] if r["value"] is not None]
+    steps = [r["step"] for r in rows]
+    fig, ax = _plt().subplots(figsize=(7, 4), layout="constrained")
+    lo = [r["ci95"][0] if r["ci95"] else r["value"] for r in rows]
+    hi = [r["ci95"][1] if r["ci95"] else r["value"] for r in rows]
+    colour = PALETTE["arms"][0]
+    ax.fill_between(steps, lo, hi, color=colour, alpha=0.2, lw=0)
+    ax.plot(steps, [r["value"] for r in rows], "-o", color=colour, ms=5, label=f"{sel['metric']} (95% CI band)")
+    for r in rows:
+        if r["status"] in ("best", "tied"):
+            word = "best" if r["status"] == "best" else "tied"
+            ax.plot([r["step"]], [r["value"]], "*" if word == "best" else "s", color=PALETTE["better"], ms=12
+                    if word == "best" else 7)
+            ax.annotate(word, (r["step"], r["value"]), textcoords="offset points", xytext=(0, 8), ha="center",
+                        fontsize=SMALL, color=PALETTE["better"], fontweight="bold")
+    base, _ = sweep.base_score(report, sel)
+    if base is not None:
+        ax.axhline(base, color=PALETTE["base"], ls="--", lw=1, label="base")
+    losses = [(r["step"], r["loss"]) for r in rows if r.get("loss") is not None]
+    if losses:
+        twin = ax.twinx()
+        twin.plot(*zip(*losses), ":", color=PALETTE["neutral"], label="train loss")
+        twin.set_ylabel("train loss", fontsize=TEXT)
+        twin.tick_params(labelsize=TEXT)
+    ax.set_xlabel("training step", fontsize=TEXT)
+    ax.set_ylabel(f"{sel['task']} {sel['metric']} {'↑' if sel['higher'] else '↓'}", fontsize=TEXT)
+    ax.tick_params(labelsize=TEXT)
+    fig.legend(fontsize=SMALL, loc="outside lower center", ncols=3)  # under the axes: never over a line
+    return _save(fig, out, "sweep", formats)
+
+
 def _training_name(arm: str) -> str:
     return f"training_{arm}".replace("/", "_").replace("@", "_")
 
@@ -278,7 +315,7 @@ def training(report: Report, out: Path, formats) -> list[str]:
 def render_all(report: Report, out_dir: Path, formats: set[str]) -> list[str]:
     out = out_dir / "plots"
     written = []
-    for fn in (bars, forest, confusion, context_sweep, training):
+    for fn in (bars, forest, confusion, checkpoints, context_sweep, training):
         written += fn(report, out, formats)
     return written
 
@@ -302,6 +339,13 @@ def caption(report, path: str) -> str:
         return (f"Yelp star ratings for each arm ({', '.join([BASE_ARM, *report.adapters])}): true stars in rows, "
                 "predicted stars in columns (? = an answer that gave no rating); each cell counts documents, darker "
                 "cells hold more, and the diagonal holds the correct answers.")
+    if stem == "sweep":
+        sel = sweep.select(report)
+        return (f"{sel['task']} {sel['metric']} of every checkpoint against its training step, with its 95% CI as a "
+                "band; the dashed line is the base. Green star: the best checkpoint; green squares: the checkpoints "
+                "statistically tied with it (paired, Bonferroni over every pair of checkpoints)"
+                + ("; dotted grey, right axis: the training loss at each checkpoint." if any(
+                    r.get("loss") is not None for r in sel["rows"]) else "."))
     if stem == "perplexity_context":
         return ("Token perplexity (lower is better) against the context window in tokens, on a log scale: one line "
                 f"per arm ({_arm_words(report)}).")

@@ -81,3 +81,12 @@ def consistent(delta: float, ci: list[float], p: float, test: str, n: int) -> Co
 def all_patterns(n: int) -> np.ndarray:
     """Every one of the 2**n flip (or swap) patterns of n documents, as booleans; the identity (none) included."""
     return (np.arange(2 ** n)[:, None] >> np.arange(n)[None, :] & 1).astype(bool)
+
+
+def widening(k: int) -> float:
+    """The factor a 95% interval's half-widths are multiplied by to hold simultaneously over k intervals
+    (Bonferroni on the normal scale: z_(1-0.025/k) / z_0.975); shared by `registry best` and a report's Sweep."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf
+    return z(1 - 0.025 / k) / z(0.975) if k > 1 else 1.0

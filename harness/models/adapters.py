@@ -19,6 +19,7 @@ from harness.core.arms import BASE_ARM
 from harness.core.errors import HarnessError
 from harness.core.fingerprint import fingerprint_files
 from harness.core.paths import user_path
+from harness.models import checkpoints
 
 SAFE_WEIGHTS = "adapter_model.safetensors"
 PICKLE_WEIGHTS = "adapter_model.bin"
@@ -40,6 +41,7 @@ class AdapterSpec:
     fingerprint: str = ""
     peft: dict = field(default_factory=dict)
     training: dict | None = None  # what `harness train` left in the folder (training_record), recorded in run.json
+    checkpoint: dict | None = None  # a checkpoint of a sweep: {step, loss, eval_loss} (harness.models.checkpoints)
 
     @property
     def is_pickle(self) -> bool:
@@ -111,7 +113,9 @@ def inspect_adapter(arg: str, allow_pickle: bool, flag: str = "--adapter") -> Ad
     peft = {k: config[k] for k in _RECORDED_PEFT_FIELDS if k in config}
     if isinstance(peft.get("target_modules"), (set, tuple)):
         peft["target_modules"] = sorted(peft["target_modules"])
-    return AdapterSpec(name=name, path=path, config=config, weights=weights, peft=peft)
+    step = checkpoints.step_of(typed)
+    return AdapterSpec(name=name, path=path, config=config, weights=weights, peft=peft,
+                       checkpoint=None if step is None else checkpoints.training_at(path, step))
 
 
 def check_arm_names(specs: list[AdapterSpec]) -> list[str]:

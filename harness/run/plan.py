@@ -33,11 +33,20 @@ class Plan:
 def _resolve_adapter_args(cfg: RunConfig, registry) -> tuple[list[str], dict[str, str], list[str]]:
     """--adapter values may be folders or registered names; returns (args as paths, arm -> registry name, problems)."""
     from adapters_registry.entries import is_path_like
+    from harness.models import checkpoints
     from harness.models.adapters import parse_adapter_arg
 
     args, registered, problems = [], {}, []
     for arg in cfg.adapters:
         name, raw = parse_adapter_arg(arg)
+        try:
+            swept = checkpoints.expand(name, raw)
+        except HarnessError as e:
+            problems.append(str(e))
+            continue
+        if swept is not None:  # a sweep: one arm per checkpoint, in step order
+            args += [f"{n}={p}" if n else p for n, p in swept]
+            continue
         if is_path_like(raw) or not cfg.use_registry:
             args.append(arg)
             continue

@@ -65,7 +65,8 @@ def run_document(cfg, base, specs, task_info, scores, timing) -> dict:
                  "dtype": base.dtype, "quantization": base.quantization},
         "arms": [{"name": BASE_ARM, "adapter": None}] + [
             {"name": s.name, "adapter": {"path": str(s.path), "fingerprint": s.fingerprint, "peft": s.peft,
-                                         **({"training": s.training} if s.training else {})}} for s in specs
+                                         **({"training": s.training} if s.training else {}),
+                                         **({"checkpoint": s.checkpoint} if s.checkpoint else {})}} for s in specs
         ],
         "tasks": task_info,
         "scores": scores,
