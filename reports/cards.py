@@ -45,7 +45,8 @@ def _dataset(report: Report, task: str) -> dict:
     run = report.runs[0]
     info = report.tasks.get(task) or {}
     docs = f"{info['n_docs']} documents" if isinstance(info.get("n_docs"), int) else "documents"
-    local = task in ((run.get("config") or {}).get("data") or {})
+    # --data names a family (yelp), whose members (yelp_mc) read the same file
+    local = any(task == k or task.startswith(k + "_") for k in (run.get("config") or {}).get("data") or {})
     if task in HUB_DATASETS and not local:
         hub_id, pretty = HUB_DATASETS[task]
         return {"name": f"{pretty} ({docs})", "type": hub_id}

@@ -21,11 +21,26 @@ if TYPE_CHECKING:
 
 
 def check_samples(run_dir: Path, run: dict) -> None:
-    """Read every samples file a run has, so that a damaged one is refused before any output is written."""
+    """Read every samples file a run has, so that a damaged one is refused before any output is written; refuse a
+    run whose samples no longer match its run.json: an arm with scores on a task but no samples file (its documents
+    would vanish from every per-document table while its scores stay), or a base samples file whose documents are
+    not those run.json recorded (cut or edited: every n and Δ would then disagree)."""
+    scored = {(s.get("arm"), s.get("task")) for s in run.get("scores") or []}
     for arm in run["arms"]:
         for task in run["tasks"]:
-            if results.samples_path(Path(run_dir), arm["name"], task).exists():
+            path = results.samples_path(Path(run_dir), arm["name"], task)
+            if path.exists():
                 results.read_samples(Path(run_dir), arm["name"], task)
+            elif (arm["name"], task) in scored:
+                raise HarnessError(f"{path}: missing, but {Path(run_dir) / results.RUN_FILE} has scores of arm "
+                                   f"'{arm['name']}' on task '{task}'; restore the file, or rerun the task")
+    for task, info in run["tasks"].items():
+        recorded = (info or {}).get("documents")
+        found = _sample_documents(Path(run_dir), task)
+        if recorded and found and recorded != found:
+            raise HarnessError(f"{results.samples_path(Path(run_dir), BASE_ARM, task)}: its documents are not the "
+                               f"ones {Path(run_dir) / results.RUN_FILE} records for task '{task}' (the samples were "
+                               "cut or edited after the run); restore them, or rerun the task")
 
 
 @dataclass
@@ -106,12 +121,14 @@ def read_gate(run_dir: Path, run: dict, notes: list[str]) -> dict | None:
 def _documents(run_dir: Path, run: dict, task: str) -> str | None:
     """Which documents a run scored for a task: run.json's hash over the base arm's sorted doc_hashes
     (harness.core.comparisons.fill), else the same hash from the base arm's samples; None when neither is there."""
+    return (run["tasks"].get(task) or {}).get("documents") or _sample_documents(Path(run_dir), task)
+
+
+def _sample_documents(run_dir: Path, task: str) -> str | None:
+    """The documents hash of a task's base samples file (as harness.core.comparisons.fill records it), or None."""
     import hashlib
 
-    recorded = (run["tasks"].get(task) or {}).get("documents")
-    if recorded:
-        return recorded
-    path = results.samples_path(Path(run_dir), BASE_ARM, task)
+    path = results.samples_path(run_dir, BASE_ARM, task)
     if not path.exists():
         return None
     hashes = sorted(str(r.get("doc_hash")) for r in read_samples_file(path))

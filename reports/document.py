@@ -182,7 +182,7 @@ def task_table(report: Report, task: str) -> Table:
             if lacks:
                 without_ci.add(tables.no_ci_reason(report, rows[a]["n"].iloc[0] if "n" in sel else None, task))
         for j, c in enumerate(comps):
-            cells.append(comparison_text(c))
+            cells.append("— (a count: not tested)" if c is None and _is_count(m) else comparison_text(c))
             if c and tables.starred(c) and not numbers.missing(c.get("delta")) and c["delta"] != 0:
                 better = (c["delta"] > 0) == (c.get("higher_is_better") is not False)
                 t.tone[(i, 2 + len(arms) + j)] = "good" if better else "bad"

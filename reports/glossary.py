@@ -8,6 +8,7 @@ from reports.blocks import Table
 from reports.data import Report
 
 UNDEFINED = "not defined by the task (its YAML's metadata.definitions gives a metric its words)"
+UNRECORDED = "not recorded: this run predates recorded definitions (rerun the task to record its words)"
 
 
 def definition(report: Report, task: str, metric: str) -> str:
@@ -17,7 +18,10 @@ def definition(report: Report, task: str, metric: str) -> str:
         words = (info.get(key) or {}).get(raw)
         if words:
             return str(words)
-    return UNDEFINED
+    # A run made before definitions were recorded has none for any task: saying the task defines nothing would
+    # blame a task whose YAML may well define it.
+    recorded = any("definitions" in (i or {}) for i in report.tasks.values())
+    return UNDEFINED if recorded else UNRECORDED
 
 
 def table(report: Report) -> Table | None:

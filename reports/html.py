@@ -22,7 +22,7 @@ h1{font-size:1.7em;margin-bottom:.3em}h2{margin-top:1.8em;padding-top:.4em;borde
 h3{margin-top:1.4em}p{max-width:75em}
 table{border-collapse:collapse;margin:.6em 0;font-size:13.5px}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
 th{background:#f0f2f4;text-align:left}tbody tr:nth-child(even){background:#fafafa}
-caption{caption-side:top;text-align:left;font-size:13.5px;color:#444;padding:0 0 .4em;max-width:75em}
+caption{caption-side:bottom;text-align:left;font-size:13.5px;color:#444;padding:.4em 0 0;max-width:75em}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.wrap{white-space:normal;min-width:12em}
 td.short{white-space:nowrap}
 .good{color:#006B4F;font-weight:600}.bad{color:#B23A00;font-weight:600}

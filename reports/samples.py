@@ -30,7 +30,8 @@ MD_ROWS = 10  # documents per task in report.md; report.html holds them all
 PERPLEXITIES = ("token_perplexity", "word_perplexity")  # the per-document perplexity shown: the first a row has
 SCORES = ("rougeL", "f1", "acc", "exact_match")  # text.doc_score's order, to name the number it returns
 BINARY = ("correct", "acc", "exact_match")  # scores that are 0 or 1, written as such
-SAMPLES_INTRO = ("Every document of every task, one row each, with the base model and each adapter side by side. "
+SAMPLES_INTRO = ("Each task's documents, one row each, with the base model and each adapter side by side (how many "
+                 "are shown here, and where every one of them is, is said under each task). "
                  "▲ marks an adapter that did better than the base on that document, ▼ worse.")
 
 

@@ -210,6 +210,33 @@ def degenerate_warnings(report: Report, arm: str | None = None) -> list[str]:
     return out
 
 
+def one_answer(report: Report) -> list[dict]:
+    """Generation tasks (those without a classifier's diagnostics) where an arm gave one answer for most documents:
+    {task, arm, answer, count, n, unit}. Empty answers are the empty-answer warning's; this catches the adapter that
+    answers "2" to every question, whose scores then measure one string, not the task."""
+    classified = {d["task"] for d in report.diagnostics}
+    out = []
+    for task, info in report.tasks.items():
+        if task in classified or (info or {}).get("output_type") != "generate_until":
+            continue
+        for arm in [BASE_ARM, *report.adapters]:
+            answers = [answer_text(r).strip() for r in report.samples(arm, task)]
+            answers = [a for a in answers if a]
+            if len(answers) < stats.MIN_PAIRS:
+                continue
+            top = max(set(answers), key=answers.count)
+            if answers.count(top) >= MAJORITY_SHARE * len(answers):
+                out.append({"task": task, "arm": arm, "answer": top, "count": answers.count(top), "n": len(answers),
+                            "unit": (info or {}).get("unit", "document")})
+    return out
+
+
+def one_answer_warnings(report: Report) -> list[str]:
+    return [f"{d['arm']} on {d['task']}: it gave the same answer “{d['answer'][:80]}” to {d['count']} of its {d['n']} "
+            f"non-empty answers ({100 * d['count'] / d['n']:.1f}%); its scores there measure one answer, not the task."
+            for d in one_answer(report)]
+
+
 def _per_arm(report: Report):
     """(run, arm name as the report shows it, the arm's name inside its run) for every arm of every merged run; the
     base arm once, from the first run."""
@@ -252,7 +279,8 @@ def truncation_warnings(report: Report) -> list[str]:
 def warnings(report: Report) -> list[str]:
     """Every warning a reader must see before the numbers: degenerate classifiers, generation tasks answered mostly
     with nothing, prompts cut to fit the context."""
-    return degenerate_warnings(report) + empty_answer_warnings(report) + truncation_warnings(report)
+    return (degenerate_warnings(report) + one_answer_warnings(report) + empty_answer_warnings(report)
+            + truncation_warnings(report))
 
 
 def dropped_note(info: dict) -> str | None:

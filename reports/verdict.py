@@ -106,7 +106,8 @@ def broke(report: Report, arm: str) -> str:
             continue
         verdict, _ = text.forgetting_verdict(first)
         if first.get("test") == stats.N_TOO_SMALL or verdict.startswith("no test"):
-            parts.append(f"{task} {first['metric']}: inconclusive ({verdict})")
+            # the change itself, however large: "inconclusive" alone would hide a perplexity that rose 200-fold
+            parts.append(f"{task} {first['metric']}: inconclusive ({verdict}; Δ {numbers.delta(first['delta'])})")
         else:
             parts.append(f"{task} {first['metric']}: {verdict} (Δ {comparison_text(first)})")
     if not bad:
@@ -140,6 +141,7 @@ def sentence(report: Report, arm: str) -> str:
     parts.append(gate_words(report, arm))
     flags = [f"{d['task']} {text.diagnostic_flag(d)}" for d in report.diagnostics
              if d["arm"] == arm and text.diagnostic_flag(d) != "ok"]
+    flags += [f"{d['task']} one answer" for d in text.one_answer(report) if d["arm"] == arm]
     if flags:
         parts.append("warning: " + ", ".join(flags) + " (below)")
     return f"{arm}: " + "; ".join(parts) + "."

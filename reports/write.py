@@ -24,6 +24,9 @@ def _load(run_dirs: list[Path], out: Path, resamples: int | None, multiplicity: 
     loaded = [(d, results.load_run(d)) for d in run_dirs]
     for d, run in loaded:  # every run and samples file checked before anything is written
         refuse_inside_inputs(out, "--out", run)
+        if same_or_inside(out, d) and not same_or_inside(d, out):  # RUN/samples: the report among the run's files
+            raise HarnessError(f"--out {out}: is inside the run directory {d}, an input that is never written to "
+                               "(the report goes into the run directory itself, or outside it); choose another place")
         data.check_samples(d, run)
     for d, run in loaded:
         comparisons.current(run, d, multiplicity, resamples)
@@ -39,7 +42,7 @@ def write_report(run_dirs: list[Path], out: Path | None, formats: set[str],
     out = out or run_dirs[0]
     report = _load(run_dirs, out, resamples, multiplicity)
     out.mkdir(parents=True, exist_ok=True)
-    written = plots.render_all(report, out, formats & {"png", "pdf"}) if formats & {"png", "pdf", "html", "md"} else []
+    written = plots.render_all(report, out, formats & {"png", "pdf"}) if formats & {"png", "pdf"} else []
     if "md" in formats:
         results.atomic_write_text(out / "report.md", markdown.render(report, written, out))
         written.append("report.md")

@@ -189,7 +189,10 @@ CLASSED = [
     ("messages", "run: adapter config is a JSON list", RUN_REL + " --adapter {a}/list_config --out r", "expected a JSON object of peft settings"),
     ("messages", "gate: not_degenerate asks for more classes than exist", "gate {a}/golden --rules {a}/rules_nine_classes.yaml", "has only 5 classes"),
     ("messages", "top: no command", "", "no command given"),
-    ("out folder", "report: into its own run folder", "report {a}/golden_copy --format md", "wrote 1 files", 0),
+    ("out folder", "report: into its own run folder", "report {a}/golden_copy --format md", "wrote 1 file to", 0),
+    ("out folder", "report: into the run's samples folder", "report {a}/golden_copy --out {a}/golden_copy/samples", "is inside the run directory"),
+    ("messages", "report: an empty --format", "report {a}/golden_copy --format ,", "names no format"),
+    ("inputs", "report: a run's samples cut after it ran", "report {a}/cut_samples --out cut_report", "cut or edited"),
     ("registry", "run: registry cannot be created", RUN_REL.replace(" --no-registry", "") + " --registry " + UNWRITABLE + "/reg.sqlite --out r", "harness registry --registry " + UNWRITABLE + "/reg.sqlite record", 0),
     ("registry", "registry: record a run", "registry --registry reg.sqlite record {a}/golden", "recorded run", 0),
     ("registry", "registry: record a folder that is not a run", "registry --registry reg.sqlite record {a}/empty_dir", "no run.json"),
@@ -255,6 +258,9 @@ def _write_assets(a: Path, model: Path, adapter: Path) -> None:
     for name, doc in rules.items():
         (a / f"{name}.yaml").write_text(json.dumps(doc))
     shutil.copytree(GOLDEN, a / "golden")
+    shutil.copytree(GOLDEN, a / "cut_samples")  # run.json says 30 general_qa questions, the samples hold 25
+    for path in (a / "cut_samples" / "samples").glob("*/general_qa.jsonl"):
+        path.write_text("".join(path.read_text().splitlines(keepends=True)[:25]))
     for name, text in (("broken_run", "{not json"), ("old_schema_run", '{"schema": "harness.run/0"}')):
         (a / name).mkdir()
         (a / name / "run.json").write_text(text)

@@ -132,3 +132,13 @@ def test_card_gives_the_gates_checks_on_its_adapter():
     r8, r16 = (cards.render(report, a) for a in report.arms[1:])
     assert "Gate (`harness gate`): FAIL (forgetting: inconclusive: n = 30 cannot show" in r8 and "1 of 2 checks" in r8
     assert "Gate (`harness gate`): PASS, 1 of 1 checks on this adapter passed." in r16
+
+
+def test_local_data_is_never_called_the_public_dataset():
+    """--data yelp=FILE is read by yelp and yelp_mc alike: neither may claim Yelp Review Full on the Hub."""
+    report = data.load([GOLDEN_RUN])
+    assert cards._dataset(report, "yelp")["type"] == "Yelp/yelp_review_full"  # no --data: the public set
+    report.runs[0]["config"]["data"] = {"yelp": "/data/my_reviews.csv"}
+    report.tasks["yelp_mc"] = dict(report.tasks["yelp"])
+    for task in ("yelp", "yelp_mc"):
+        assert cards._dataset(report, task) == {"name": f"{task} (40 documents, local data)", "type": task}

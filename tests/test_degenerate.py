@@ -55,7 +55,7 @@ def constant_run(tmp_path) -> Path:
 def test_the_constant_adapter_looks_like_a_significant_improvement(constant_run):
     run = results.load_run(constant_run)
     comps = {c["metric"]: c for c in run["comparisons"] if (c["task"], c["arm"]) == ("yelp", "lora_r8")}
-    # the trap: +0.20 with its 95% CI clear of zero (it keeps no star only because the golden run holds 28
+    # the trap: +0.20 with its 95% CI clear of zero (it keeps no star only because the golden run holds 26
     # comparisons and Holm asks more of each)
     assert comps["accuracy"]["delta"] == pytest.approx(0.2) and comps["accuracy"]["p_value"] < 0.05
     assert comps["accuracy"]["ci95"][0] > 0

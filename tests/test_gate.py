@@ -187,18 +187,31 @@ def test_the_needed_n_is_what_passes_when_nothing_changed_not_when_the_drop_is_a
         assert lo <= passed <= hi, (truth, passed)
 
 
+def _count_scale(run):
+    """A comparison on a metric counted in whole documents (as contract 4 compared yelp's n_parsed): +7.00
+    [+2.88, +12.78], so that bounds of more than one digit are written."""
+    (acc,) = [c for c in run["comparisons"] if (c["task"], c["metric"], c["arm"]) == ("yelp", "accuracy", "lora_r8")]
+    run["comparisons"].append(dict(acc, metric="n_parsed", delta=7.0, ci95=[2.882, 12.78], mde=7.4))
+
+
 def test_bounds_are_written_like_the_interval(tmp_path, capsys):
-    """yelp n_parsed: +7.00 [95% CI +2.88, +12.78]; the bound that decided is the interval's own text, not +2.882."""
-    assert run_gate(tmp_path, {"kind": "improves", "task": "yelp", "metric": "n_parsed", "arm": "lora_r8"}) == 0
+    """+7.00 [95% CI +2.88, +12.78]; the bound that decided is the interval's own text, not +2.882."""
+    counted = patched(tmp_path / "counted", _count_scale)
+    assert run_gate(tmp_path, {"kind": "improves", "task": "yelp", "metric": "n_parsed", "arm": "lora_r8"},
+                    run=counted) == 0
     assert lines(capsys.readouterr().out) == [
         "ok  lora_r8 yelp/n_parsed: change +7.00 [95% CI +2.88, +12.78] (n=40): lower bound +2.88 > margin 0: improves"]
     assert run_gate(tmp_path, {"kind": "forgetting", "task": "yelp", "metric": "n_parsed", "arm": "lora_r8",
-                               "budget": 1}) == 0
+                               "budget": 1}, run=counted) == 0
     assert lines(capsys.readouterr().out)[0].endswith("lower bound +2.88 > -1: within the budget")
     assert run_gate(tmp_path, {"kind": "improves", "task": "yelp", "metric": "n_parsed", "arm": "lora_r8",
-                               "margin": 9, "require_ci": False}) == 1
+                               "margin": 9, "require_ci": False}, run=counted) == 1
     assert lines(capsys.readouterr().out)[0].endswith("gain +7.00 < margin 9: point estimate only (require_ci: false)")
-    beyond = patched(tmp_path, set_comparison("yelp", "n_parsed", "lora_r8", delta=-7.0, ci95=[-12.78, -2.882]))
+    def beyond_budget(run):
+        _count_scale(run)
+        set_comparison("yelp", "n_parsed", "lora_r8", delta=-7.0, ci95=[-12.78, -2.882])(run)
+
+    beyond = patched(tmp_path, beyond_budget)
     assert run_gate(tmp_path, {"kind": "forgetting", "task": "yelp", "metric": "n_parsed", "arm": "lora_r8",
                                "budget": 1}, run=beyond) == 1
     assert lines(capsys.readouterr().out)[0].endswith("[95% CI -12.78, -2.88] (n=40): upper bound -2.88 < -1: drop "

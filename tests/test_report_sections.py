@@ -97,8 +97,16 @@ def test_every_metric_shown_is_defined_in_its_tasks_words(report):
     assert "micro" in dict(((r[0], r[1]), r[4]) for r in t.rows)[("yelp", "f1_micro")]
 
 
-def test_a_metric_its_task_does_not_define_says_where_to_add_the_words(report):
+def test_a_metric_its_task_does_not_define_says_where_to_add_the_words(report, tmp_path):
     assert glossary.definition(report, "yelp", "no_such_metric") == glossary.UNDEFINED
+    run = json.loads((GOLDEN_RUN / "run.json").read_text())  # a run made before definitions were recorded
+    for info in run["tasks"].values():
+        info.pop("definitions")
+    (tmp_path / "samples").symlink_to(GOLDEN_RUN / "samples")
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    old = data.load([tmp_path])
+    assert glossary.definition(old, "yelp", "accuracy") == glossary.UNRECORDED
+    assert glossary.definition(old, "docqa", "bleu4").startswith("nltk")  # its conventions still say it
 
 
 def test_a_drop_metric_shows_the_parsed_answers_each_arm_used(report):
@@ -119,3 +127,23 @@ def test_sections_appear_in_the_report(report):
     for heading in ("## Verdict", "## Adapter vs adapter", "### yelp: per class", "## Metrics", "## Statistics"):
         assert heading in md
     assert md.index("## Verdict") < md.index("## Headline") < md.index("## Adapter vs adapter")
+
+
+def test_an_adapter_giving_one_answer_to_every_question_is_a_warning_in_the_verdict(tmp_path):
+    """The collapsed adapter answers "2" to everything: its forgetting probe may read "inconclusive" and nothing
+    significant, so the Verdict must say it answers one thing."""
+    import shutil
+
+    from harness.core import results
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(GOLDEN_RUN, run_dir)
+    rows = results.read_samples(run_dir, "lora_r8", "general_qa")
+    results.write_jsonl(results.samples_path(run_dir, "lora_r8", "general_qa"), [dict(r, response="2") for r in rows])
+    md = markdown.render(data.load([run_dir]), [])
+    verdict = md.split("## Verdict", 1)[1].split("## Headline", 1)[0]
+    assert "lora_r8 on general_qa: it gave the same answer “2” to 30 of its 30 non-empty answers (100.0%)" in verdict
+    assert "warning: general_qa one answer" in verdict.split("lora_r16:")[0]  # in lora_r8's sentence
+    assert "one answer" not in verdict.split("lora_r16:")[1].split("\n\n")[0]  # and not in lora_r16's
+    golden = markdown.render(data.load([GOLDEN_RUN]), [])
+    assert "same answer" not in golden

@@ -138,7 +138,7 @@ def test_sweep_runs_merge_into_one_table(tmp_path):
         return re.sub(r"\\caption\{.*\}", "", tex)
 
     assert tables_only(latex.render(merged)) == tables_only(latex.render(data.load([GOLDEN_RUN])))
-    assert "each run's own comparisons (28 in 20260101-000000-golden-lora_r8, 28 in" in markdown.render(merged, [])
+    assert "each run's own comparisons (26 in 20260101-000000-golden-lora_r8, 26 in" in markdown.render(merged, [])
     other = results.load_run(dirs[1])
     other["base"]["fingerprint"] = "sha256:" + "9" * 64
     results.write_json(dirs[1] / "run.json", other)
@@ -416,12 +416,12 @@ def test_stars_and_colours_follow_the_adjusted_p(tmp_path, monkeypatch):
     assert f1.endswith("not significant among the run's comparisons; rules out a drop larger than 0.2000 |")
     forgetting = document.forgetting_table(report)
     assert {i for (i, j), tone in forgetting.tone.items() if tone == "bad"} == {0}  # exact_match lora_r8 only
-    assert "A CI that excludes 0 without a star is not significant once the run's 28 comparisons are accounted" in md
+    assert "A CI that excludes 0 without a star is not significant once the run's 26 comparisons are accounted" in md
     figures = []
     monkeypatch.setattr(plots, "_save", lambda fig, out, name, formats: figures.append(fig) or [])
     plots.forest(report, tmp_path, {"png"})
     (fig,) = figures
-    assert "after Holm over the run's 28 comparisons" in fig._suptitle.get_text()
+    assert "after Holm over the run's 26 comparisons" in fig._suptitle.get_text()
     colours = {}
     for ax in fig.axes:
         intervals = [ln for ln in ax.get_lines() if ln.get_linewidth() == 2]

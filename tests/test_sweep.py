@@ -39,6 +39,7 @@ def test_a_glob_expands_in_numeric_step_order(tmp_path, tiny_adapters):
     assert [n for n, _ in folder] == ["lr2e-4-checkpoint-100", "lr2e-4-checkpoint-200", "lr2e-4-checkpoint-300",
                                       "lr2e-4-checkpoint-1000"]
     assert checkpoints.expand(None, str(tmp_path / "out" / "checkpoint-100")) is None  # one adapter: not a sweep
+    assert checkpoints.expand(None, "") is None and checkpoints.expand(None, "  ") is None  # never the current folder
     with pytest.raises(HarnessError, match="matches no adapter folder"):
         checkpoints.expand(None, str(tmp_path / "nowhere" / "checkpoint-*"))
 

@@ -52,12 +52,14 @@ def _cmd_report(a) -> int:
     unknown = formats - FORMATS
     if unknown:
         raise HarnessError(f"--format: unknown {', '.join(sorted(unknown))}; choose from {', '.join(sorted(FORMATS))}")
+    if not formats:  # an empty value (an unset variable?) would write nothing and call it success
+        raise HarnessError(f"--format {a.format!r}: names no format; choose from {', '.join(sorted(FORMATS))}")
     if a.resamples is not None and a.resamples < 1:
         raise HarnessError(f"--resamples {a.resamples}: must be >= 1")
     from reports.write import write_report
 
     out, written, _ = write_report(a.runs, a.out, formats, resamples=a.resamples, multiplicity=a.multiplicity)
-    print(f"wrote {len(written)} files to {out} in {time.perf_counter() - t0:.1f}s: {', '.join(written)}", file=sys.stderr)
+    print(f"wrote {len(written)} file{'' if len(written) == 1 else 's'} to {out} in {time.perf_counter() - t0:.1f}s: {', '.join(written)}", file=sys.stderr)
     return 0
 
 

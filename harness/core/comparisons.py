@@ -36,7 +36,8 @@ def aggregation(run: dict, task: str, metric: str) -> str:
     return (run["tasks"].get(task, {}).get("aggregations") or {}).get(metric.split(":")[0], "mean")
 
 
-VERSION = 4  # the statistical contract run.json's comparisons follow; a report recomputes older ones in memory
+VERSION = 5  # the statistical contract run.json's comparisons follow; a report recomputes older ones in memory
+COUNT = "count"  # a count (yelp's n_parsed): it tells a comparison's n, it is no outcome to test or adjust for
 GROUPED = "macro_by_group"  # per-document values are [group, value]; the task's score is the mean of group means
 
 
@@ -117,7 +118,7 @@ def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = stats.SEED
             docs = list(values)
             s["ci95"] = stats.value_ci([values[d] for d in docs], agg, resamples, seed,
                                        None if clusters is None else [clusters.get(d, d) for d in docs])
-        if s["arm"] != BASE_ARM:
+        if s["arm"] != BASE_ARM or agg == COUNT:
             continue
         for arm in adapter_arms(run):
             tuned, _ = metric_values(s, arm)

@@ -62,6 +62,8 @@ def _order(folders: list[Path]) -> list[Path]:
 def expand(name: str | None, raw: str, flag: str = "--adapter") -> list[tuple[str | None, str]] | None:
     """The (name, path) pairs one --adapter value stands for when it is a sweep (a glob, or a folder of adapter
     folders), in step order; None when it is one adapter (or a registry name), left to the usual checks."""
+    if not raw.strip():
+        return None  # an empty value (an unset variable?) is refused by the adapter checks, never read as "."
     if _GLOB.search(raw):
         folders = [Path(p) for p in glob.glob(raw) if (Path(p) / ADAPTER_CONFIG).is_file()]
         if not folders:

@@ -135,7 +135,8 @@ def main() -> None:
                                              "target_modules": ["q_proj", "v_proj"]}}}
             for i, a in enumerate(ARMS[1:], 1)],
         "tasks": {t: {"version": 1.0, "n_docs": {"yelp": 40, "docqa": 12, "perplexity": 6, "general_qa": 30}[t],
-                      "config_hash": "sha256:" + "f" * 64, "aggregations": {m: a for m, a in TASKS[t].items()}}
+                      "config_hash": "sha256:" + "f" * 64, "aggregations": {m: a for m, a in TASKS[t].items()},
+                      "output_type": "loglikelihood_rolling" if t == "perplexity" else "generate_until"}
                   for t in TASKS},
         "scores": scores, "comparisons": [], "timing": {"load_s": 0.0, "arms": {}},
         "resources": {"peak_rss_bytes": 0, "peak_gpu_bytes": None},
