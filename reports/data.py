@@ -75,7 +75,9 @@ class Report:
             return self.loaded_samples[(arm, task)]
         a = next(x for x in self.arms if x.name == arm)
         path = results.samples_path(a.run_dir, a.source_arm, task)
-        return read_samples_file(path) if path.exists() else []
+        # kept: the sections (pairs, classes, samples, sweep, warnings) each ask for the same file many times
+        self.loaded_samples[(arm, task)] = read_samples_file(path) if path.exists() else []
+        return self.loaded_samples[(arm, task)]
 
 
 GATE_FILE = "gate.json"  # where `harness gate RUN --json RUN/gate.json` (and the demo) leaves the gate's verdict

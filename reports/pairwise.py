@@ -21,17 +21,19 @@ def _key(rows: list[dict]) -> str:
     return "doc_hash" if rows and all(hashes) and len(set(hashes)) == len(hashes) else "doc_id"
 
 
-def _metric_filter(report: Report, task: str, metric: str) -> str | None:
+def _metric_facts(report: Report, task: str, metric: str) -> tuple[str | None, bool]:
+    """(the score rows' filter, whether higher is better) of one metric, from the scores the report already holds."""
     sel = report.scores[(report.scores.task == task) & (report.scores.metric == metric)]
-    if "filter" not in sel or not len(sel):
-        return None
-    f = sel["filter"].iloc[0]
-    return f if isinstance(f, str) else None
+    if not len(sel):
+        return None, True
+    f = sel["filter"].iloc[0] if "filter" in sel else None
+    hib = sel["higher_is_better"].iloc[0]
+    return (f if isinstance(f, str) else None), not (hib is not None and hib == hib and not hib)
 
 
 def compare_pair(report: Report, task: str, metric: str, first: str, second: str) -> dict | None:
     """The record (comparison fields, `arm` the second adapter, `vs` the first) of second − first on one metric."""
-    raw, flt = metric.split(":")[0], _metric_filter(report, task, metric)
+    (flt, higher), raw = _metric_facts(report, task, metric), metric.split(":")[0]
     agg = ((report.tasks.get(task) or {}).get("aggregations") or {}).get(raw, "mean")
     rows_a, rows_b = report.samples(first, task), report.samples(second, task)
     key = _key(rows_a) if _key(rows_a) == _key(rows_b) else "doc_id"
@@ -47,12 +49,10 @@ def compare_pair(report: Report, task: str, metric: str, first: str, second: str
                       int(info.get("seed", stats.SEED)), None if clusters is None else [clusters.get(d, d) for d in docs])
     if c is None:
         return None
-    hib = next((r["higher_is_better"] for _, r in tables.headline(report).iterrows()
-                if r["task"] == task and r["metric"] == metric), True)
     return {"task": task, "metric": metric, "arm": second, "vs": first, "delta": c.delta, "ci95": c.ci95,
             "p_value": c.p_value, "p_adjusted": None, "significant": False, "family": True, "test": c.test, "n": c.n,
             "n_clusters": c.n_clusters, "n_missing": c.n_missing, "mde": c.mde, "n_changed": c.n_changed,
-            "min_n": c.min_n, "higher_is_better": not (hib is not None and hib == hib and not hib)}
+            "min_n": c.min_n, "higher_is_better": higher}
 
 
 def pairwise(report: Report) -> list[dict]:
