@@ -277,6 +277,7 @@ def verdict_blocks(report: Report) -> list[Block]:
                                          "not a forgetting probe, its first headline metric)."))
     blocks += [Block("paragraph", verdict.sentence(report, arm)) for arm in report.adapters] or [
         Block("paragraph", "No adapter in this run: nothing to judge.")]
+    blocks += [Block("paragraph", said) for run in report.runs if (said := verdict.stopping(run))]
     blocks += [Block("warning", w) for w in report.notes]
     blocks += [Block("warning", w) for w in text.warnings(report)]
     for run in report.runs:

@@ -3,7 +3,7 @@ sure, the gate's result, the warnings on its answers) and each run's settings li
 
 from __future__ import annotations
 
-from harness.core import stats
+from harness.core import sequential, stats
 from reports import notes, numbers, tables, text
 from reports.data import Report
 from reports.text import comparison_text, count_text
@@ -145,3 +145,19 @@ def sentence(report: Report, arm: str) -> str:
     if flags:
         parts.append("warning: " + ", ".join(flags) + " (below)")
     return f"{arm}: " + "; ".join(parts) + "."
+
+
+def stopping(run: dict) -> str | None:
+    """How far a run scored with --until-decided got on each task, and what that means for the intervals shown;
+    None for a run that scored every document of every task."""
+    told = [(t, i["stopped"]) for t, i in (run.get("tasks") or {}).items()
+            if isinstance(i, dict) and isinstance(i.get("stopped"), dict)]
+    if not told:
+        return None
+    rules = (run.get("config") or {}).get("rules")
+    parts = [f"{t} {sequential.describe(s)} ({s.get('reason')})" for t, s in told]
+    return (f"Stopped once decided (harness run --until-decided{f', rules {rules}' if rules else ''}): "
+            + "; ".join(parts) + ". The gate judges a task that stopped on anytime-valid bounds (a betting "
+            "confidence sequence, valid however early the run stopped); the intervals in the tables are fixed-n "
+            "intervals on the documents scored, which do not account for the stopping.")
+

@@ -141,7 +141,7 @@ ALLOWED = {
     "adapters_registry": {"harness.core", "harness.models", "adapters_registry"},
     "harness.gate": {"harness.core", "harness.gate", "reports", "adapters_registry"},
     "harness.run": {"harness.core", "harness.models", "harness.engines", "harness.run", "reports", "adapters_registry",
-                    "tasks"},
+                    "tasks", "harness.gate"},
     "harness.train": {"harness.core", "harness.models", "harness.train", "adapters_registry", "tasks"},
 }
 HEAVY = {"torch", "transformers", "peft", "bitsandbytes", "accelerate", "vllm", "lm_eval"}

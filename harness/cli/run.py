@@ -22,6 +22,7 @@ def add_parser(sub) -> None:
     _model_flags(p)
     _scoring_flags(p)
     _engine_flags(p)
+    _sequential_flags(p)
     registry_flags(p, "record this run")
     p.set_defaults(func=command)
 
@@ -81,6 +82,17 @@ def _engine_flags(p) -> None:
     p.add_argument("--max-model-len", type=int, help="vllm: context length (default: the model's)")
 
 
+def _sequential_flags(p) -> None:
+    g = p.add_argument_group("stopping once decided")
+    g.add_argument("--until-decided", action="store_true",
+                   help="score documents in a seeded random order, in chunks (--first-chunk, then doubling), and stop a "
+                        "task once every rule of --rules on it has passed or failed on anytime-valid bounds")
+    g.add_argument("--rules", type=user_path, metavar="RULES.yaml", help="--until-decided: the gate rules that decide")
+    g.add_argument("--max-docs", type=int, metavar="N", help="--until-decided: score at most N documents of each task")
+    g.add_argument("--first-chunk", type=int, default=64, metavar="N",
+                   help="--until-decided: documents in the first chunk (default 64); each next chunk doubles the count")
+
+
 def command(a) -> int:
     from harness.core.paths import default_cache_dir
     from harness.models.refs import DType
@@ -97,6 +109,7 @@ def command(a) -> int:
         registry=a.registry, use_registry=not a.no_registry, engine=a.engine,
         tensor_parallel_size=a.tensor_parallel_size, data_parallel_size=a.data_parallel_size,
         gpu_memory_utilization=a.gpu_memory_utilization, max_model_len=a.max_model_len,
+        until_decided=a.until_decided, rules=a.rules, max_docs=a.max_docs, first_chunk=a.first_chunk,
     )
     if cfg.resamples == 0:
         print("note: --resamples 0: means of per-document values still get their score interval and p-value; the "

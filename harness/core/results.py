@@ -164,7 +164,7 @@ def _json_type(typ) -> str:
 
 # Fields added after schema harness.run/1 was first written: checked when present, so older runs stay valid.
 _COUNT = (int, type(None))
-_TASK_OPTIONAL = {"num_fewshot": _COUNT, "dropped": (dict, type(None))}
+_TASK_OPTIONAL = {"num_fewshot": _COUNT, "dropped": (dict, type(None)), "stopped": dict}
 _TIMING_OPTIONAL = {"requests": int, "truncated": _COUNT, "max_length": _COUNT}
 
 

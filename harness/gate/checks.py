@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.core import stats
+from harness.core import results, sequential, stats
 from harness.core.errors import HarnessError
 from harness.gate.baseline import baseline_arm, paired_vs_baseline
 from harness.gate.rules import KINDS, judges_base
+from harness.gate import sequential as seq
 from harness.gate.select import glob, rule_arms, score, targets
 from harness.gate.verdict import Check, RuleResult
 from reports import numbers
@@ -31,6 +32,21 @@ class Judging:
     comparisons: dict
     baseline: dict | None = None
     baseline_dir: Path | None = None
+    read: dict = field(default_factory=dict)  # (arm, task) -> sample rows, read once
+
+    def samples(self, arm: str, task: str) -> list[dict]:
+        if (arm, task) not in self.read:
+            self.read[(arm, task)] = results.read_samples(self.run_dir, arm, task)
+        return self.read[(arm, task)]
+
+    def anytime(self, rule: dict, task: str, metric: str, arm: str) -> tuple[seq.Bounds | None, str | None]:
+        """The check's anytime-valid bounds when its task stopped once decided (harness run --until-decided), and
+        the words for how far it got; (None, None) for a task scored to its end in a fixed number of documents."""
+        info = seq.stopped(self.run, task)
+        if info is None or seq.undecidable(rule):
+            return None, None
+        b, why = seq.check_bounds(rule["kind"], self.run, self.samples, task, metric, arm)
+        return b, sequential.describe(info) if b is not None else None
 
 
 def evaluate(rules: list[dict], run: dict, run_dir: Path, baseline: dict | None = None,
@@ -61,6 +77,7 @@ class Change:
     unit: str
     lower_is_better: bool
     why_no_ci: str
+    anytime: str | None = None  # the bounds are a confidence sequence: how far the run got ('decided after ...')
 
 
 def as_change(c, higher_is_better, unit: str = "document") -> Change:
@@ -84,7 +101,10 @@ def describe(ch: Change, label: str = "change") -> str:
     counts += [f"{ch.n_missing} missing"] if ch.n_missing else []
     if ch.lower_is_better:
         counts.append("lower is better: a fall counts as a gain")
-    text = numbers.delta(ch.gain, list(ch.ci) if ch.ci else None).replace("[", "[95% CI ", 1)
+    if ch.anytime:
+        counts.append(f"{ch.anytime}, anytime-valid bounds")
+    text = numbers.delta(ch.gain, list(ch.ci) if ch.ci else None)
+    text = text.replace("[", "[95% CS " if ch.anytime else "[95% CI ", 1)
     return f"{label} {text} ({', '.join(counts)})"
 
 
@@ -145,6 +165,8 @@ def within(ch: Change, allowed: float, word: str, who: str = "the adapter") -> t
         return True, f"lower bound {lo_text} > -{allowed:g}: within the {word}"
     if hi < -allowed:
         return False, f"upper bound {hi_text} < -{allowed:g}: drop beyond the {word}"
+    if ch.anytime:
+        return False, f"lower bound {lo_text} <= -{allowed:g}: inconclusive: undecided when the run stopped"
     return False, f"lower bound {lo_text} <= -{allowed:g}: inconclusive: {_needed(ch, allowed, word, who)}"
 
 
@@ -160,6 +182,8 @@ def clears(ch: Change, margin: float, require_ci: bool) -> tuple[bool, str]:
                        "(require_ci: false would judge the point estimate alone)")
     if ch.ci[0] > margin:
         return True, f"lower bound {lo_text} > margin {margin:g}: improves"
+    if ch.anytime and ch.ci[1] <= margin:
+        return False, f"upper bound {_shown(ch)[2]} <= margin {margin:g}: the gain cannot clear the margin"
     return False, f"lower bound {lo_text} <= margin {margin:g}: the gain is not shown to clear the margin"
 
 
@@ -176,11 +200,15 @@ def _unit(run: dict, task: str) -> str:
 
 # --- floor, ceiling: a score against a fixed value ----------------------------------------------------------------
 
-def _bound(rule: dict, run: dict, holds, passed: str, failed: str) -> list[Check]:
+def _bound(rule: dict, judging: Judging, holds, passed: str, failed: str) -> list[Check]:
     """A score against rule['value'] (its point estimate; the line shows the score's 95% CI beside it)."""
     out = []
-    for task, metric, arm in _targets(rule, run):
-        s = score(run, task, metric, arm)
+    for task, metric, arm in _targets(rule, judging.run):
+        s = score(judging.run, task, metric, arm)
+        b, anytime = judging.anytime(rule, task, metric, arm)
+        if b is not None:
+            out.append(_bound_anytime(rule, task, metric, arm, s, b, anytime))
+            continue
         ci = s.get("ci95")
         shown = numbers.value(s["value"]) + (f" [95% CI {numbers.value(ci[0])}, {numbers.value(ci[1])}]" if ci else "")
         ok = holds(s["value"], rule["value"])
@@ -189,12 +217,25 @@ def _bound(rule: dict, run: dict, holds, passed: str, failed: str) -> list[Check
     return out
 
 
+def _bound_anytime(rule: dict, task: str, metric: str, arm: str, s: dict, b: seq.Bounds, anytime: str) -> Check:
+    """floor or ceiling on a task that stopped once decided: the score's anytime-valid bounds decide, not its point."""
+    state = seq.decide(rule, b)
+    side = "lower" if rule["kind"] == "floor" else "upper"
+    why = {seq.PASS: f"{side} bound {'>=' if side == 'lower' else '<='} {rule['value']:g}: passes",
+           seq.FAIL: f"{'upper' if side == 'lower' else 'lower'} bound {'<' if side == 'lower' else '>'} "
+                     f"{rule['value']:g}: fails",
+           None: f"the bounds straddle {rule['value']:g}: undecided when the run stopped"}[state]
+    said = (f"{numbers.value(s['value'])} [95% CS {numbers.value(b.lower)}, {numbers.value(b.upper)}] "
+            f"(n={b.n}, {anytime}, anytime-valid bounds): {why}")
+    return Check(task, metric, arm, s["value"], rule["value"], state == seq.PASS, said, ci95=[b.lower, b.upper], n=b.n)
+
+
 def check_floor(rule: dict, judging: Judging, index: int) -> list[Check]:
-    return _bound(rule, judging.run, operator.ge, ">=", "< the floor")
+    return _bound(rule, judging, operator.ge, ">=", "< the floor")
 
 
 def check_ceiling(rule: dict, judging: Judging, index: int) -> list[Check]:
-    return _bound(rule, judging.run, operator.le, "<=", "> the ceiling")
+    return _bound(rule, judging, operator.le, "<=", "> the ceiling")
 
 
 # --- improves, forgetting: an adapter against the base, from run.json's comparisons ------------------------------
@@ -208,6 +249,9 @@ def _vs_base(rule: dict, judging: Judging, threshold: float, decide) -> list[Che
             out.append(Check(task, metric, arm, None, threshold, False, "no comparison with the base in run.json"))
             continue
         ch = as_change(c, hib, _unit(judging.run, task))
+        b, anytime = judging.anytime(rule, task, metric, arm)
+        if b is not None:
+            ch = replace(ch, ci=(b.lower, b.upper), n=b.n, anytime=anytime)
         out.append(_check(task, metric, arm, ch, threshold, decide(ch)))
     return out
 

@@ -76,6 +76,10 @@ class RunConfig:
     data_parallel_size: int = 1
     gpu_memory_utilization: float | None = None
     max_model_len: int | None = None
+    until_decided: bool = False
+    rules: Path | None = None
+    max_docs: int | None = None
+    first_chunk: int = 64
 
     def __post_init__(self):
         # `--tasks yelp,yelp` (or a glob that repeats a name) means yelp once, not every score twice.
@@ -84,9 +88,13 @@ class RunConfig:
     def warnings(self) -> list[str]:
         """What is allowed but probably not meant: with --include-path, a --data key that none of the project's
         selected tasks reads is passed on (a task of the user's may read it), and said so."""
+        out = []
+        if self.until_decided and not self.use_cache:
+            out.append("--no-cache with --until-decided: every chunk scores its earlier documents again (the per-arm "
+                       "cache is what makes a chunk cost only its new documents)")
         if not self.include_paths:
-            return []
-        return [f"--data {key}={path}: none of the project's tasks in --tasks reads it (it is for "
+            return out
+        return out + [f"--data {key}={path}: none of the project's tasks in --tasks reads it (it is for "
                 f"{', '.join(DATA_READERS[key])}); it is passed to the tasks of --include-path as metadata field "
                 f"'{DATA_KEYS[key]}', and ignored if none of them reads it"
                 for key, path in self.data.items() if key in DATA_READERS and not self._read_by_tasks(DATA_READERS[key])]
@@ -97,6 +105,7 @@ class RunConfig:
         for k in ("out", "cache_dir", "registry"):
             d[k] = str(d[k]) if d[k] is not None else None
         d["include_paths"] = [str(p) for p in self.include_paths]
+        d["rules"] = str(self.rules) if self.rules is not None else None
         return d
 
     def task_metadata(self, base_source: str) -> dict:
@@ -135,6 +144,7 @@ class RunConfig:
         if self.bootstrap_iters < 0:
             problems.append(f"--bootstrap-iters {self.bootstrap_iters}: must be >= 0")
         problems.extend(self._check_engine())
+        problems.extend(self._check_sequential())
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
             problems.append(f"--device {self.device}: expected auto, cpu, cuda, cuda:N or mps")
         for key, path in self.data.items():
@@ -175,6 +185,26 @@ class RunConfig:
             problems.append(f"--max-model-len {self.max_model_len}: must be >= 2")
         if self.engine == "vllm" and self.batch_size != 1:
             problems.append("--batch-size: the vllm engine schedules its own batches (continuous batching); leave it out")
+        return problems
+
+    def _check_sequential(self) -> list[str]:
+        """--until-decided needs its rules; the flags that shape it mean nothing without it."""
+        if not self.until_decided:
+            given = [f for f, v in (("--rules", self.rules), ("--max-docs", self.max_docs),
+                                    ("--first-chunk", self.first_chunk != 64 or None)) if v is not None]
+            return [f"{f}: a setting of --until-decided; add --until-decided (or drop {f})" for f in given]
+        problems = []
+        if self.rules is None:
+            problems.append("--until-decided: needs --rules RULES.yaml, the gate rules that decide when a task may stop")
+        elif not self.rules.is_file():
+            problems.append(f"--rules {self.rules}: no such file; give the gate rules YAML")
+        if self.limit is not None:
+            problems.append("--limit with --until-decided: --limit takes the first documents, --until-decided a seeded "
+                            "random order; cap the documents with --max-docs instead")
+        if self.max_docs is not None and self.max_docs < 1:
+            problems.append(f"--max-docs {self.max_docs}: must be a whole number of documents >= 1")
+        if self.first_chunk < 1:
+            problems.append(f"--first-chunk {self.first_chunk}: must be a whole number of documents >= 1")
         return problems
 
     def _read_by_tasks(self, readers: tuple[str, ...]) -> bool:

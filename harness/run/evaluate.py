@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from harness.run.config import RunConfig
 
 
-def _simple_evaluate(engine: Engine, cfg: RunConfig, task_manager, task: str, task_obj, use_cache: str | None) -> dict:
+def _simple_evaluate(engine: Engine, cfg: RunConfig, task_manager, task: str, task_obj, use_cache: str | None,
+                     docs: list[int] | None = None) -> dict:
     import lm_eval
 
     from harness.engines.lm_eval_patches import quiet_evaluator
@@ -29,7 +30,8 @@ def _simple_evaluate(engine: Engine, cfg: RunConfig, task_manager, task: str, ta
         with quiet_evaluator():
             return lm_eval.simple_evaluate(
                 model=engine.lm, tasks=[task_obj if task_obj is not None else task], task_manager=task_manager,
-                limit=cfg.limit, num_fewshot=cfg.num_fewshot,
+                limit=cfg.limit if docs is None else None, samples=None if docs is None else {task: docs},
+                num_fewshot=cfg.num_fewshot,
                 gen_kwargs={"max_gen_toks": cfg.max_gen_toks} if cfg.max_gen_toks else None,
                 apply_chat_template=cfg.apply_chat_template, log_samples=True, bootstrap_iters=cfg.bootstrap_iters,
                 use_cache=use_cache, random_seed=cfg.seed, numpy_random_seed=cfg.seed, torch_random_seed=cfg.seed,
@@ -54,13 +56,14 @@ def _timing(lm, res: dict, seconds: float) -> dict:
 
 
 def evaluate_arm_task(engine: Engine, cfg: RunConfig, task_manager, task: str, spec: AdapterSpec | None,
-                      task_obj=None) -> ArmTaskResult:
+                      task_obj=None, docs: list[int] | None = None) -> ArmTaskResult:
     """Score the arm the engine is activated as (`spec`: its adapter, None for the base) on `task`. `task_obj`: the task
-    object built once by the plan and reused by every arm (None: lm-eval builds it from the name)."""
+    object built once by the plan and reused by every arm (None: lm-eval builds it from the name); `docs`: the
+    indices of the documents to score (None: all, or --limit's first)."""
     use_cache = arm_cache.arm_task_prefix(engine, cfg, task_manager, task, spec)
     engine.lm.computed.clear()
     t0 = time.perf_counter()
-    res = _simple_evaluate(engine, cfg, task_manager, task, task_obj, use_cache)
+    res = _simple_evaluate(engine, cfg, task_manager, task, task_obj, use_cache, docs)
     seconds = time.perf_counter() - t0
     out = ArmTaskResult(scores=parse_scores(res))
     for name, samples in res.get("samples", {}).items():

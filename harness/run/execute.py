@@ -37,7 +37,12 @@ def run(cfg: RunConfig) -> Path:
     print(f"loaded in {base.load_s:.1f}s on {base.device} ({base.dtype}, quantization {base.quantization}); "
           f"arms: {', '.join(arms)}", file=sys.stderr)
 
-    scores, task_info, timing = _score_all(eng, cfg, p, arms)
+    if cfg.until_decided:
+        from harness.run.decided import score_until_decided
+
+        scores, task_info, timing = score_until_decided(eng, cfg, p, arms)
+    else:
+        scores, task_info, timing = _score_all(eng, cfg, p, arms)
     run_doc = provenance.run_document(cfg, base, p.adapters, task_info, scores, timing)
     run_doc["environment"]["engine"] = eng.provenance()
     from harness.core import comparisons

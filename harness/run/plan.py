@@ -28,6 +28,7 @@ class Plan:
     task_objects: dict = field(default_factory=dict, repr=False)  # built once, reused by every arm
     registry: object = field(default=None, repr=False)
     registered: dict = field(default_factory=dict)  # arm name -> registry name
+    rules: list = field(default_factory=list)  # --until-decided: the gate rules that decide when a task may stop
 
 
 def _resolve_adapter_args(cfg: RunConfig, registry) -> tuple[list[str], dict[str, str], list[str]]:
@@ -64,16 +65,22 @@ def _resolve_adapter_args(cfg: RunConfig, registry) -> tuple[list[str], dict[str
     return args, registered, problems
 
 
+def _registry(cfg: RunConfig, problems: list[str]):
+    """The registry --adapter names are resolved in (None with --no-registry); created only when a run records."""
+    if not cfg.use_registry:
+        return None
+    from adapters_registry import Registry
+
+    try:
+        return Registry.existing(cfg.registry)
+    except HarnessError as e:
+        problems.append(f"{e} (or pass --no-registry)")
+        return None
+
+
 def plan(cfg: RunConfig) -> Plan:
     problems = cfg.validate()
-    registry = None
-    if cfg.use_registry:
-        from adapters_registry import Registry
-
-        try:
-            registry = Registry.existing(cfg.registry)  # created only when the run records itself
-        except HarnessError as e:
-            problems.append(f"{e} (or pass --no-registry)")
+    registry = _registry(cfg, problems)
     adapter_args, registered, more = _resolve_adapter_args(cfg, registry)
     problems += more
     specs: list[AdapterSpec] = []
@@ -107,6 +114,8 @@ def plan(cfg: RunConfig) -> Plan:
                 task_objects = taskset.preload(cfg.tasks, tm, cfg.num_fewshot)
             except HarnessError as e:
                 problems.append(str(e))
+    rules, found = _rules(cfg)
+    problems += found
     if problems:
         raise ConfigError(problems)
     for w in cfg.warnings():
@@ -123,4 +132,22 @@ def plan(cfg: RunConfig) -> Plan:
                       f"{entry['fingerprint'][:19]}... is now {s.fingerprint[:19]}...); this run records the new one",
                       file=sys.stderr)
     return Plan(cfg=cfg, adapters=specs, task_manager=tm, task_objects=task_objects, registry=registry,
-                registered=registered)
+                registered=registered, rules=rules)
+
+
+def _rules(cfg: RunConfig) -> tuple[list, list[str]]:
+    """--rules read before anything loads: its YAML, and every rule's task among --tasks (the rest of a rule is
+    checked against the first chunk's scores, the first moment its metrics exist)."""
+    if not cfg.until_decided or cfg.rules is None or not cfg.rules.is_file():
+        return [], []
+    from harness.gate.rules import load_rules
+    from harness.gate.select import matches
+
+    try:
+        rules = load_rules(cfg.rules)
+    except ConfigError as e:
+        return [], e.problems
+    problems = [f"--rules {cfg.rules}: rule {i}: task '{r['task']}' is not among --tasks ({', '.join(cfg.tasks)})"
+                for i, r in enumerate(rules, 1)
+                if isinstance(r, dict) and isinstance(r.get("task"), str) and not matches(r["task"], cfg.tasks)]
+    return rules, problems

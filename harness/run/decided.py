@@ -1,0 +1,168 @@
+"""`harness run --until-decided`: documents scored in chunks, in a seeded random order every arm shares, until every
+rule on a task is decided (harness.gate.sequential) or its documents (or --max-docs) run out.
+
+Each chunk asks lm-eval for the first k documents of the order (its `samples=`), so the per-arm cache answers the
+documents of earlier chunks and only the new ones reach the model; an interrupted run resumes the same way. After
+every chunk the samples are on disk, as a plain run leaves them. A task whose rules can never be decided early (a
+corpus metric, clustered documents, a baseline the run cannot see, no rule at all) is scored to the end at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from harness.core import results, sequential
+from harness.core.errors import ConfigError
+
+
+class _Docs(list):
+    """Document indices for lm-eval's `samples=`, which asks `i in samples` once per document of the task: a set
+    answers that in constant time (a list would make a 50,000-document task quadratic)."""
+
+    def __init__(self, items):
+        super().__init__(sorted(items))
+        self._set = set(self)
+
+    def __contains__(self, item) -> bool:
+        return item in self._set
+
+
+@dataclass
+class _Task:
+    name: str
+    order: list
+    looks: list[int]
+    done: int = 0  # documents scored so far
+    reason: str | None = None  # set once the task has stopped
+    method: str | None = sequential.METHOD
+    results: dict = field(default_factory=dict)  # arm -> the ArmTaskResult of its last chunk
+    seconds: dict = field(default_factory=dict)  # arm -> seconds over every chunk
+    computed: dict = field(default_factory=dict)  # arm -> requests the model computed over every chunk
+
+    @property
+    def n(self) -> int:
+        return len(self.order)
+
+    def stopped(self, seed: int) -> dict:
+        return {"docs": self.done, "of": self.n, "reason": self.reason, "method": self.method, "seed": seed,
+                "looks": [k for k in self.looks if k <= self.done]}
+
+
+def _tasks(cfg, p) -> dict[str, _Task]:
+    out = {}
+    for name in cfg.tasks:
+        obj = p.task_objects.get(name)
+        docs = getattr(obj, "eval_docs", None) if obj is not None else None
+        if docs is None:
+            raise ConfigError([f"--until-decided: task {name} is a group of tasks or was not built ahead; "
+                               "run it without --until-decided"])
+        if not len(docs):
+            raise ConfigError([f"--until-decided: task {name} has no documents"])
+        order = sequential.order(range(len(docs)), cfg.seed)
+        out[name] = _Task(name, order, sequential.schedule(len(order), cfg.first_chunk, cfg.max_docs))
+    return out
+
+
+def _score_chunk(eng, cfg, p, arms: list[str], task: _Task, k: int) -> None:
+    from harness.run import evaluate
+
+    spec_of = {s.name: s for s in p.adapters}
+    docs = _Docs(task.order[:k])
+    for arm in arms:
+        print(f"arm {arm}, task {task.name}: documents {task.done + 1}-{k} of {task.n} (seeded order)", file=sys.stderr)
+        with eng.activate(arm):
+            out = evaluate.evaluate_arm_task(eng, cfg, p.task_manager, task.name, spec_of.get(arm),
+                                             p.task_objects.get(task.name), docs)
+        for name, rows in out.samples.items():
+            results.write_jsonl(results.samples_path(cfg.out, arm, name), rows)
+        task.results[arm] = out
+        task.seconds[arm] = task.seconds.get(arm, 0.0) + out.timing[task.name]["seconds"]
+        task.computed[arm] = task.computed.get(arm, 0) + out.timing[task.name]["computed_requests"]
+    task.done = k
+
+
+def _provisional(tasks: dict[str, _Task], arms: list[str], seed: int) -> dict:
+    """What the rules need to be judged on after a chunk: the arms, the tasks (with `stopped` as far as they got)
+    and their scores, and the answer diagnostics not_degenerate reads."""
+    run = {"arms": [{"name": a} for a in arms], "tasks": {}, "scores": []}
+    for t in tasks.values():
+        for arm in arms:
+            run["tasks"].update(t.results[arm].tasks)
+            run["scores"] += [dict(s, arm=arm) for s in t.results[arm].scores]
+        run["tasks"][t.name]["stopped"] = t.stopped(seed)
+    return run
+
+
+def _judge(cfg, p, tasks: dict[str, _Task], arms: list[str], first: bool) -> dict:
+    from harness.core import diagnostics
+    from harness.gate import rules as gate_rules
+    from harness.gate import sequential as seq
+
+    cache: dict = {}
+
+    def samples(arm: str, task: str) -> list[dict]:
+        if (arm, task) not in cache:
+            cache[(arm, task)] = results.read_samples(cfg.out, arm, task)
+        return cache[(arm, task)]
+
+    run = _provisional(tasks, arms, cfg.seed)
+    diagnostics.fill(run, samples)
+    if first:  # the rules' metrics exist from the first chunk on: a typo fails now, not after the whole run
+        problems = [q for q in gate_rules.validate(p.rules, run, None, str(cfg.rules))
+                    if "(no_regression): needs a baseline" not in q]
+        if problems:
+            raise ConfigError(problems, what="gate rules")
+    return seq.task_states(p.rules, run, samples, [t.name for t in tasks.values() if t.reason is None])
+
+
+def _after_chunk(task: _Task, state, cfg) -> None:
+    """Stop the task when its rules are decided or its documents have run out; send it to the end when they can
+    never be decided early."""
+    if state.done:
+        task.reason = "decided: every check on it passed or failed"
+    elif state.to_the_end:
+        if task.done < task.n and (cfg.max_docs is None or task.done < cfg.max_docs):
+            task.looks = [k for k in task.looks if k <= task.done] + [min(task.n, cfg.max_docs or task.n)]
+            return
+        task.method = None if task.done == task.n else task.method
+        task.reason = "ran to the end: " + "; ".join(dict.fromkeys(state.to_the_end))
+    elif task.done >= task.n:
+        task.reason = f"documents ran out with {state.open} check(s) undecided"
+    elif cfg.max_docs is not None and task.done >= cfg.max_docs:
+        task.reason = f"--max-docs {cfg.max_docs} reached with {state.open} check(s) undecided"
+
+
+def score_until_decided(eng, cfg, p, arms: list[str]) -> tuple[list[dict], dict, dict]:
+    """Chunks until every task has stopped; returns (scores, task facts with `stopped`, timing), as a plain run."""
+    tasks = _tasks(cfg, p)
+    first = True
+    while open_ := [t for t in tasks.values() if t.reason is None]:
+        for t in open_:
+            _score_chunk(eng, cfg, p, arms, t, next(k for k in t.looks if k > t.done))
+        states = _judge(cfg, p, tasks, arms, first)
+        first = False
+        for t in open_:
+            _after_chunk(t, states[t.name], cfg)
+            if t.reason is not None:
+                print(f"{t.name}: {_said(t)}", file=sys.stderr)
+    return _collect(tasks, arms, cfg.seed)
+
+
+def _said(t: _Task) -> str:
+    return f"{sequential.describe(t.stopped(0))} ({t.reason})"
+
+
+def _collect(tasks: dict[str, _Task], arms: list[str], seed: int) -> tuple[list[dict], dict, dict]:
+    scores, info, timing = [], {}, {}
+    for arm in arms:  # arm-major, as a plain run orders its scores
+        for t in tasks.values():
+            out = t.results[arm]
+            scores += [dict(s, arm=arm) for s in out.scores]
+            info.update(out.tasks)
+            timing.setdefault(arm, {}).update(
+                {name: dict(v, seconds=round(t.seconds[arm], 3), computed_requests=t.computed[arm])
+                 for name, v in out.timing.items()})
+    for t in tasks.values():
+        info[t.name]["stopped"] = t.stopped(seed)
+    return scores, info, timing
