@@ -274,8 +274,11 @@ class Registry:
         carries the score's stored 95% CI (`ci_lo`, `ci_hi`; None when its run recorded none)."""
         rows = [dict(r) for r in self.conn.execute(
             "SELECT s.adapter_name, s.arm, s.value, s.ci_lo, s.ci_hi, s.n, s.higher_is_better, s.task_key, s.run_id, "
-            "r.created, r.rowid AS recorded_order FROM scores s JOIN runs r USING (run_id) WHERE s.task = ? AND s.metric = ? "
-            "AND s.adapter_fingerprint IS NOT NULL", (task, metric))]
+            "r.created, r.rowid AS recorded_order, r.arms FROM scores s JOIN runs r USING (run_id) WHERE s.task = ? "
+            "AND s.metric = ? AND s.adapter_fingerprint IS NOT NULL", (task, metric))]
+        for r in rows:  # a checkpoint's training step, as its run recorded it (None for an adapter of no sweep)
+            arm = next((a for a in json.loads(r.pop("arms")) if a["name"] == r["arm"]), None)
+            r["step"] = (((arm or {}).get("adapter") or {}).get("checkpoint") or {}).get("step")
         if not rows:
             known = sorted({f"{r[0]}/{r[1]}" for r in self.conn.execute("SELECT DISTINCT task, metric FROM scores")})
             raise HarnessError(f"registry: no adapter scores for task '{task}', metric '{metric}'"

@@ -116,3 +116,42 @@ def test_two_quick_runs_are_identical(runs):
     scores = [[(s["task"], s["metric"], s["arm"], s["value"]) for s in json.loads((d / "run" / "run.json").read_text())["scores"]]
               for d in (a, b)]
     assert scores[0] == scores[1]
+
+
+def _zeroed(adapter: Path, out: Path) -> Path:
+    """A copy of the adapter whose LoRA B matrices are zero: the base's own answers, to the last digit."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    shutil.copytree(adapter, out)
+    weights = load_file(str(adapter / "adapter_model.safetensors"))
+    save_file({k: v * 0 if "lora_B" in k else v for k, v in weights.items()}, str(out / "adapter_model.safetensors"))
+    return out
+
+
+def test_until_decided_on_the_demo_world(runs, tmp_path):
+    """The issue's case: a clear win stops after a fraction of the documents and passes; an adapter that changes
+    nothing never passes (it stops undecided at the cap)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks import until_decided as bench
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "demo").symlink_to(runs[0])  # the demo's base and adapter, read only
+    bench.prepare(work, 400, seed=0)
+    rules = work / "improves.yaml"
+    rules.write_text("rules:\n  - kind: improves\n    task: yelp\n    metric: accuracy\n")
+    win = bench.score(work, "win", "reviews=demo/adapter", "--until-decided", "--rules", str(rules),
+                      "--first-chunk", "32", rules=rules, tasks="yelp")
+    assert win["stopped"]["yelp"]["reason"].startswith("decided") and win["docs"]["yelp"] <= 100, win
+    assert win["of"]["yelp"] == 400 and win["gate_exit"] == 0 and win["rules"] == [("improves yelp/accuracy", True)]
+    _zeroed(runs[0] / "adapter", work / "same")
+    same = bench.score(work, "same", "same=same", "--until-decided", "--rules", str(rules), "--first-chunk", "32",
+                       "--max-docs", "128", rules=rules, tasks="yelp")
+    assert same["docs"]["yelp"] == 128 and "--max-docs 128 reached" in same["stopped"]["yelp"]["reason"], same
+    assert same["gate_exit"] == 1 and same["rules"] == [("improves yelp/accuracy", False)]
+    report = (work / "win" / "report.md")
+    assert not report.exists()  # the benchmark writes no report; the gate's verdict is in gate.json
+    gate = json.loads((work / "win" / "gate.json").read_text())
+    assert "decided after" in json.dumps(gate)

@@ -21,7 +21,8 @@ from harness.gate import judge as gate
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "data" / "golden_run"
-SHIPPED = [REPO / "examples" / "gates.yaml", REPO / "examples" / "gates-ci.yaml", REPO / "harness" / "demo" / "gates.yaml"]
+SHIPPED = [REPO / "examples" / "gates.yaml", REPO / "examples" / "gates-ci.yaml", REPO / "harness" / "demo" / "gates.yaml",
+           REPO / "examples" / "gates-sequential.yaml"]
 
 
 @pytest.fixture(scope="module")

@@ -56,7 +56,7 @@ def test_the_step_and_loss_come_from_the_trainers_state(tmp_path):
 
 
 def test_run_with_a_quoted_glob_gives_arms_in_step_order_and_a_sweep_section(tmp_path, tiny_model, tiny_adapters,
-                                                                            monkeypatch):
+                                                                            monkeypatch, capsys):
     work = tmp_path / "work"
     _adapter_folders(work / "out", ["checkpoint-1000", "checkpoint-200"], tiny_adapters[0])
     _adapter_folders(work / "out", ["checkpoint-100"], tiny_adapters[1])
@@ -64,11 +64,17 @@ def test_run_with_a_quoted_glob_gives_arms_in_step_order_and_a_sweep_section(tmp
     monkeypatch.chdir(work)  # relative paths, as a user types them
     assert main(["run", "--base", str(tiny_model), "--adapter", "out/checkpoint-*", "--include-path",
                  "examples/byo_task", "--tasks", "capitals", "--out", "run", "--cache-dir", "cache", "--device", "cpu",
-                 "--no-registry", "--max-gen-toks", "4"]) == 0
+                 "--registry", "reg.sqlite", "--max-gen-toks", "4"]) == 0
     run = results.load_run(work / "run")
     arms = [a["name"] for a in run["arms"]]
     assert arms == ["base", "checkpoint-100", "checkpoint-200", "checkpoint-1000"]
     assert [a["adapter"]["checkpoint"]["step"] for a in run["arms"][1:]] == [100, 200, 1000]
+    capsys.readouterr()
+    assert main(["registry", "--registry", "reg.sqlite", "best", "--task", "capitals", "--metric", "exact_match"]) == 0
+    table = capsys.readouterr().out
+    assert " step " in table  # the registry ranks checkpoints with their training step
+    rows = [line.split() for line in table.splitlines() if line.split() and line.split()[0].isdigit()]
+    assert {(r[2], int(r[3])) for r in rows} == {("checkpoint-100", 100), ("checkpoint-200", 200), ("checkpoint-1000", 1000)}
     assert main(["report", "run", "--format", "md,png"]) == 0
     md = (work / "run" / "report.md").read_text()
     assert "## Sweep" in md and "Best checkpoint on capitals exact_match" in md

@@ -183,8 +183,9 @@ def _best(reg, a) -> None:
     print(f"ranked: {a.task}/{a.metric} on the task definition and documents of the newest run "
           f"(n={ranked[0]['n']}), {'lower' if lower else 'higher'} is better")
     print(f"method: {sel['method']}")
+    steps = ["step"] if any(r.get("step") is not None for r in ranked) else []  # a checkpoint sweep's steps
     print(_table([_best_row(i, r) for i, r in enumerate(ranked, 1)],
-                 ["rank", "adapter_name", "arm", "value", "95% CI", "simultaneous CI", "vs best", "n", "run_id",
+                 ["rank", "adapter_name", "arm", *steps, "value", "95% CI", "simultaneous CI", "vs best", "n", "run_id",
                   "created"]))
     print(_tied_line(ranked))
     if others:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from harness.core import results, sequential, stats
 from harness.core.errors import HarnessError
+from harness.gate import sequential as seq
 from harness.gate.baseline import baseline_arm, paired_vs_baseline
 from harness.gate.rules import KINDS, judges_base
-from harness.gate import sequential as seq
 from harness.gate.select import glob, rule_arms, score, targets
 from harness.gate.verdict import Check, RuleResult
 from reports import numbers

@@ -119,6 +119,9 @@ def _judge(cfg, p, tasks: dict[str, _Task], arms: list[str], first: bool) -> dic
 def _after_chunk(task: _Task, state, cfg) -> None:
     """Stop the task when its rules are decided or its documents have run out; send it to the end when they can
     never be decided early."""
+    if task.done >= task.n and task.looks[0] >= task.n:
+        # one look, at the end: no stopping happened, so the gate judges it on the fixed-n intervals (narrower)
+        task.method = None
     if state.done:
         task.reason = "decided: every check on it passed or failed"
     elif state.to_the_end:
