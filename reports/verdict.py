@@ -118,6 +118,15 @@ def broke(report: Report, arm: str) -> str:
     return "; ".join(parts)
 
 
+def _stopped_early(report: Report, task: str) -> str:
+    """' of 2000 documents (stopped once decided)' where --until-decided stopped the task early, else ''."""
+    for run in report.runs:
+        s = ((run.get("tasks") or {}).get(task) or {}).get("stopped")
+        if isinstance(s, dict) and s.get("docs") != s.get("of"):
+            return f" of {s.get('of')} documents (--until-decided stopped there)"
+    return ""
+
+
 def sentence(report: Report, arm: str) -> str:
     """One sentence per adapter: what it gained (the primary task's Δ with its CI), what it broke, how sure (n, MDE),
     the gate's result, and the warnings on its answers."""
@@ -132,7 +141,7 @@ def sentence(report: Report, arm: str) -> str:
         else:
             parts.append(f"{'changed' if worse(c) else 'gained'}: {main[0]} {main[1]} (primary task) Δ "
                          f"{comparison_text(c)}, {significance(c, notes.adjustment(report))}")
-            sure = f"n {count_text(c)}"
+            sure = f"n {count_text(c)}" + _stopped_early(report, main[0])
             if tables.present(c.get("mde")):
                 sure += f", MDE {numbers.mde(c['mde'])}"
     parts.append("broke: " + broke(report, arm))
@@ -155,7 +164,7 @@ def stopping(run: dict) -> str | None:
     if not told:
         return None
     rules = (run.get("config") or {}).get("rules")
-    parts = [f"{t} {sequential.describe(s)} ({s.get('reason')})" for t, s in told]
+    parts = [f"{t} {sequential.said(s)}" for t, s in told]
     return (f"Stopped once decided (harness run --until-decided{f', rules {rules}' if rules else ''}): "
             + "; ".join(parts) + ". The gate judges a task that stopped on anytime-valid bounds (a betting "
             "confidence sequence, valid however early the run stopped); the intervals in the tables are fixed-n "

@@ -77,6 +77,8 @@ def test_order_and_schedule():
     assert sequential.describe({"docs": 64, "of": 300, "reason": "decided: every check on it passed or failed"}) \
         == "decided after 64 of 300 documents"
     assert sequential.describe({"docs": 300, "of": 300, "reason": "documents ran out"}) == "scored all 300 documents"
+    assert sequential.said({"docs": 64, "of": 300, "reason": "decided: every check on it passed or failed"}) \
+        == "decided after 64 of 300 documents (every check on it passed or failed)"
 
 
 @pytest.mark.parametrize("rule,bounds,want", [

@@ -151,3 +151,22 @@ def test_four_bit_on_cpu_is_refused_early(world, tmp_path):
     p = harness("run", "--engine", "vllm", "--load-in-4bit", "--base", str(world["model"]), "--tasks", "tiny_gen",
                 "--include-path", str(ENGINE_TASKS), "--out", str(tmp_path / "run"), "--no-registry")
     assert p.returncode == 2 and "needs a CUDA GPU" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_until_decided_stops_alike_on_both_engines(world):
+    """--until-decided through vLLM: the same seeded chunks, the same documents, the same decision as hf."""
+    rules = world["root"] / "ceiling.yaml"
+    rules.write_text("rules:\n  - kind: ceiling\n    task: tiny_gen\n    metric: exact_match\n    value: 0.9\n"
+                     "    arm: '*'\n")
+    stopped, ids = {}, {}
+    for engine in ("hf", "vllm"):
+        out = world["root"] / f"decided_{engine}"
+        r = harness("run", "--engine", engine, "--base", str(world["model"]), "--adapter", str(world["adapters"][0]),
+                    "--tasks", "tiny_gen", "--include-path", str(ENGINE_TASKS), "--out", str(out), "--no-registry",
+                    "--cache-dir", str(world["root"] / "cache"), "--dtype", "float32", "--until-decided", "--rules",
+                    str(rules), "--first-chunk", "4")
+        assert r.returncode == 0, r.stderr[-4000:]
+        stopped[engine] = results.load_run(out)["tasks"]["tiny_gen"]["stopped"]
+        ids[engine] = sorted(s["doc_id"] for s in results.read_samples(out, "base", "tiny_gen"))
+    assert stopped["hf"]["docs"] < stopped["hf"]["of"] == 12 and stopped["hf"]["reason"].startswith("decided")
+    assert {k: v for k, v in stopped["vllm"].items()} == stopped["hf"] and ids["vllm"] == ids["hf"]

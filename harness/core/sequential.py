@@ -114,3 +114,9 @@ def describe(stopped: dict) -> str:
     if str(stopped.get("reason") or "").startswith("decided"):
         return f"decided after {k} of {n} documents"
     return f"scored all {n} documents" if k == n else f"stopped after {k} of {n} documents"
+
+
+def said(stopped: dict) -> str:
+    """describe() and why: 'decided after 64 of 150 documents (every check on it passed or failed)'."""
+    why = str(stopped.get("reason") or "").removeprefix("decided: ")
+    return f"{describe(stopped)} ({why})" if why else describe(stopped)

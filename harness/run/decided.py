@@ -148,12 +148,8 @@ def score_until_decided(eng, cfg, p, arms: list[str]) -> tuple[list[dict], dict,
         for t in open_:
             _after_chunk(t, states[t.name], cfg)
             if t.reason is not None:
-                print(f"{t.name}: {_said(t)}", file=sys.stderr)
+                print(f"{t.name}: {sequential.said(t.stopped(cfg.seed))}", file=sys.stderr)
     return _collect(tasks, arms, cfg.seed)
-
-
-def _said(t: _Task) -> str:
-    return f"{sequential.describe(t.stopped(0))} ({t.reason})"
 
 
 def _collect(tasks: dict[str, _Task], arms: list[str], seed: int) -> tuple[list[dict], dict, dict]:
