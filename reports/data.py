@@ -117,6 +117,13 @@ def read_gate(run_dir: Path, run: dict, notes: list[str]) -> dict | None:
     if problem:
         notes.append(f"{path}: not a gate verdict on this run ({problem}); the report shows no gate for this run")
         return None
+    from harness.core.comparisons import VERSION
+
+    if verdict.get("statistics_version") != VERSION:
+        judged = verdict.get("statistics_version")
+        notes.append(f"{path}: the gate judged this run under statistics contract {judged or 'unrecorded (before 5)'}, "
+                     f"this report recomputes it under contract {VERSION}: the Gate section's intervals may differ from "
+                     f"the tables'; rerun `harness gate {Path(run_dir).name} --rules RULES --record` to judge it anew")
     return {"run_id": run["run_id"], "run_dir": Path(run_dir), **verdict}
 
 

@@ -146,8 +146,8 @@ def test_until_decided_on_the_demo_world(runs, tmp_path):
                       "--first-chunk", "32", rules=rules, tasks="yelp")
     assert win["stopped"]["yelp"]["reason"].startswith("decided") and win["docs"]["yelp"] <= 100, win
     assert win["of"]["yelp"] == 400 and win["gate_exit"] == 0 and win["rules"] == [("improves yelp/accuracy", True)]
-    _zeroed(runs[0] / "adapter", work / "same")
-    same = bench.score(work, "same", "same=same", "--until-decided", "--rules", str(rules), "--first-chunk", "32",
+    _zeroed(runs[0] / "adapter", work / "zeroed")
+    same = bench.score(work, "same", "same=zeroed", "--until-decided", "--rules", str(rules), "--first-chunk", "32",
                        "--max-docs", "128", rules=rules, tasks="yelp")
     assert same["docs"]["yelp"] == 128 and "--max-docs 128 reached" in same["stopped"]["yelp"]["reason"], same
     assert same["gate_exit"] == 1 and same["rules"] == [("improves yelp/accuracy", False)]

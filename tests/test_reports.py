@@ -537,6 +537,13 @@ def test_report_shows_the_gate(tmp_path):
     assert "inconclusive: n = 30 cannot show a drop smaller than 0.05" in section
     assert "<h2>Gate</h2>" in page and "data-table='gate-20260101-000000-golden'" in page
     assert "## Gate" not in markdown.render(data.load([GOLDEN_RUN]), [])
+    assert "statistics contract" not in md  # judged under the contract the report computes
+    stale = dict(verdict)
+    del stale["statistics_version"]  # a gate.json written before the contract was recorded
+    (run_dir / "gate.json").write_text(json.dumps(stale))
+    md = markdown.render(data.load([run_dir]), [])
+    assert "## Gate" in md and "under statistics contract unrecorded (before 5)" in md
+    assert "harness gate gated --rules RULES --record" in md
     verdict["run_id"] = "another-run"
     (run_dir / "gate.json").write_text(json.dumps(verdict))
     md = markdown.render(data.load([run_dir]), [])

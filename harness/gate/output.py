@@ -59,7 +59,10 @@ def junit(results_: list[RuleResult], run: dict) -> str:
 
 
 def as_json(results_: list[RuleResult], run: dict) -> dict:
-    return {"run_id": run["run_id"], "passed": all(r.passed for r in results_), "rules": [
+    """The verdict, with the statistics contract its intervals were computed under (a report made under a later one
+    recomputes the comparisons and says the two may differ)."""
+    return {"run_id": run["run_id"], "passed": all(r.passed for r in results_),
+            "statistics_version": (run.get("statistics") or {}).get("version"), "rules": [
         {"index": r.index, "name": r.name, "rule": r.rule, "passed": r.passed,
          "checks": [c.__dict__ for c in r.checks]} for r in results_]}
 

@@ -128,8 +128,11 @@ def _after_chunk(task: _Task, state, cfg) -> None:
         if task.done < task.n and (cfg.max_docs is None or task.done < cfg.max_docs):
             task.looks = [k for k in task.looks if k <= task.done] + [min(task.n, cfg.max_docs or task.n)]
             return
-        task.method = None if task.done == task.n else task.method
-        task.reason = "ran to the end: " + "; ".join(dict.fromkeys(state.to_the_end))
+        why = "; ".join(dict.fromkeys(state.to_the_end))
+        if task.done == task.n:
+            task.method, task.reason = None, f"ran to the end: {why}"
+        else:
+            task.reason = f"--max-docs {cfg.max_docs} reached; it could not stop earlier: {why}"
     elif task.done >= task.n:
         task.reason = f"documents ran out with {state.open} check(s) undecided"
     elif cfg.max_docs is not None and task.done >= cfg.max_docs:
