@@ -65,6 +65,7 @@ class Report:
     notes: list[str] = field(default_factory=list)  # what the merge did that a reader must know
     loaded_samples: dict = field(default_factory=dict, repr=False)  # (arm, task) -> rows, read and checked by load()
     gates: list[dict] = field(default_factory=list)  # each run's gate.json (`harness gate --json`), where it has one
+    derived: dict = field(default_factory=dict, repr=False)  # what more than one section computes, computed once
 
     @property
     def adapters(self) -> list[str]:

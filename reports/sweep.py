@@ -38,7 +38,14 @@ def _score(report: Report, task: str, metric: str, arm: str) -> tuple[float | No
 
 def select(report: Report) -> dict | None:
     """{task, metric, higher, best, rows: [{arm, step, loss, eval_loss, value, ci95, sim_ci, vs_best, status}],
-    k, pairs, factor}, or None without a sweep."""
+    k, pairs, factor}, or None without a sweep; computed once per report (the table, the plot and its caption read
+    it, and it makes K - 1 paired comparisons)."""
+    if "sweep" not in report.derived:
+        report.derived["sweep"] = _select(report)
+    return report.derived["sweep"]
+
+
+def _select(report: Report) -> dict | None:
     cps, main = checkpoints(report), verdict.primary(report)
     if not cps or main is None:
         return None
