@@ -53,16 +53,22 @@ def _signed(x: float, dec: int) -> str:
     return f"{0.0:+.{dec}f}" if float(text) == 0 else text  # never "-0.0000"
 
 
-def delta(d, ci=None) -> str:
-    """'+0.0312 [+0.0100, +0.0500]'; the CI left out when there is none."""
+def delta_parts(d, ci=None) -> tuple[str, str | None, str | None]:
+    """The change and its CI's bounds as delta() writes them, all three with the same decimals: ('+0.0312',
+    '+0.0100', '+0.0500'); the bounds None when the CI is missing."""
     if missing(d):
-        return MISSING
+        return MISSING, None, None
     parts = [d] + ([x for x in ci if not missing(x)] if ci else [])
     dec = _decimals(max(abs(x) for x in parts))
-    text = _signed(d, dec)
     if ci and not any(missing(x) for x in ci):
-        text += f" [{_signed(ci[0], dec)}, {_signed(ci[1], dec)}]"
-    return text
+        return _signed(d, dec), _signed(ci[0], dec), _signed(ci[1], dec)
+    return _signed(d, dec), None, None
+
+
+def delta(d, ci=None) -> str:
+    """'+0.0312 [+0.0100, +0.0500]'; the CI left out when there is none."""
+    text, lo, hi = delta_parts(d, ci)
+    return text if lo is None else f"{text} [{lo}, {hi}]"
 
 
 def mde(v) -> str:

@@ -115,13 +115,11 @@ def plural(unit: str) -> str:
 
 
 def _shown(ch: Change) -> tuple[str, str, str]:
-    """The change and its bounds exactly as describe() writes them (numbers.delta gives all three the same decimals),
-    so 'lower bound +2.88' repeats the interval's own text, never '+2.882' beside '[95% CI +2.88, +12.78]'."""
-    text = numbers.delta(ch.gain, list(ch.ci) if ch.ci else None)
-    if "[" not in text:  # no interval (or one numbers.delta leaves out): each number on its own
-        return text, *(numbers.delta(x) for x in (ch.ci or (None, None)))
-    gain, _, ci = text.partition(" [")
-    lo, hi = ci.rstrip("]").split(", ")
+    """The change and its bounds exactly as describe() writes them (all three with the same decimals), so 'lower
+    bound +2.88' repeats the interval's own text, never '+2.882' beside '[95% CI +2.88, +12.78]'."""
+    gain, lo, hi = numbers.delta_parts(ch.gain, list(ch.ci) if ch.ci else None)
+    if lo is None:  # no interval (or one numbers.delta leaves out): each number on its own
+        return gain, *(numbers.delta(x) for x in (ch.ci or (None, None)))
     return gain, lo, hi
 
 
