@@ -108,12 +108,11 @@ def resample_index(n: int, resamples: int, rng, clusters: np.ndarray | None) -> 
 MAX_RESAMPLES = 32_000  # resamples are doubled up to this while p is within 2 Monte Carlo errors of alpha
 
 
-def _beyond_floor(delta: float, boot: np.ndarray, spread: float, n: int, floor: float) -> float:
+def _beyond_floor(delta: float, sd: float | None, spread: float, n: int, floor: float) -> float:
     """A p-value below the floor the resamples can show, from the normal approximations of both tests' spreads
-    (the bootstrap's with Student's t on n - 1, the permutation distribution's): a clear difference can then reach
-    ** and *** after Holm without tens of thousands of resamples; never above the floor itself."""
-    sd = float(np.std(boot[np.isfinite(boot)])) if np.isfinite(boot).any() else 0.0
-    if sd <= 0 or spread <= 0:
+    (the bootstrap's, `sd`, with Student's t on n - 1, the permutation distribution's): a clear difference can then
+    reach ** and *** after Holm without tens of thousands of resamples; never above the floor itself."""
+    if not sd or sd <= 0 or spread <= 0:
         return floor
     p_boot = 2 * sps.t.sf(abs(delta) / sd, max(n - 1, 1))
     p_perm = 2 * sps.norm.sf(abs(delta) / spread)
@@ -135,7 +134,7 @@ def _once(a, b, reduce, delta, resamples, rng, clusters) -> tuple[Comparison, bo
     floor = max(bootstrap_p(np.ones(resamples), k), 1 / (1 + resamples)) if len(a) > EXACT_MAX_N else 0.0
     at_floor = out.p_value is not None and out.p_value <= floor * (1 + 1e-9)
     if at_floor:
-        out.p_value = _beyond_floor(delta, boot, spread, k, floor)
+        out.p_value = _beyond_floor(delta, sd, spread, k, floor)
     return out, at_floor
 
 
