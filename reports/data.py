@@ -176,6 +176,11 @@ def check_same_documents(run_dirs: list[Path], runs: list[dict]) -> None:
                                    "folder, or report the runs separately")
             if docs != docs0:
                 n0, n = ((r["tasks"][task] or {}).get("n_docs", "?") for r in (run0, run))
+                cut = [str(x) for x, r in ((d0, run0), (d, run)) if isinstance(r["tasks"][task].get("stopped"), dict)
+                       and r["tasks"][task]["stopped"].get("docs") != r["tasks"][task]["stopped"].get("of")]
+                if cut:  # a run --until-decided stopped early scored a seeded sample of the documents
+                    fix = (f"{' and '.join(cut)} stopped early (--until-decided); report the runs separately, or "
+                           "rerun it without --until-decided (the cache answers the documents it scored)")
                 raise HarnessError(f"runs scored different documents for task '{task}' ({d0}: {n0} documents, {d}: "
                                    f"{n} documents) and cannot share one table; {fix}")
             b0, b = _base_values(run0, task), _base_values(run, task)

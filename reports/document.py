@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harness.core import stats
 from harness.core.arms import BASE_ARM
-from reports import classes, glossary, notes, numbers, pairwise, sweep, tables, text, verdict
+from reports import classes, glossary, notes, numbers, pairwise, stopping, sweep, tables, text, verdict
 from reports.blocks import Block, Prompt, Table  # noqa: F401  (the renderers name them document.*)
 from reports.data import Report
 from reports.text import comparison_text, count_text, marker  # noqa: F401  (also the names other renderers use)
@@ -277,7 +277,7 @@ def verdict_blocks(report: Report) -> list[Block]:
                                          "not a forgetting probe, its first headline metric)."))
     blocks += [Block("paragraph", verdict.sentence(report, arm)) for arm in report.adapters] or [
         Block("paragraph", "No adapter in this run: nothing to judge.")]
-    blocks += [Block("paragraph", said) for run in report.runs if (said := verdict.stopping(run))]
+    blocks += [Block("paragraph", said) for run in report.runs if (said := stopping.paragraph(run))]
     blocks += [Block("warning", w) for w in report.notes]
     blocks += [Block("warning", w) for w in text.warnings(report)]
     for run in report.runs:

@@ -3,8 +3,8 @@ sure, the gate's result, the warnings on its answers) and each run's settings li
 
 from __future__ import annotations
 
-from harness.core import sequential, stats
-from reports import notes, numbers, tables, text
+from harness.core import stats
+from reports import notes, numbers, stopping, tables, text
 from reports.data import Report
 from reports.text import comparison_text, count_text
 
@@ -28,6 +28,12 @@ def significance(c: dict, adjustment: str) -> str:
         hib = c.get("higher_is_better") is not False
         return f"significant {'gain' if (c['delta'] > 0) == hib else 'loss'} after {adjustment}"
     return f"not significant after {adjustment}"
+
+
+def better(c: dict) -> bool:
+    """A change in the metric's good direction (a gain), not a loss nor exactly nothing."""
+    return tables.present(c.get("delta")) and ((c["delta"] > 0) if c.get("higher_is_better") is not False
+                                               else (c["delta"] < 0))
 
 
 def worse(c: dict) -> bool:
@@ -87,22 +93,34 @@ def settings_line(run: dict) -> str:
             f"{_setting(conf.get('seed'))}, versions {versions or 'n/a'}, date {_setting(run.get('created'))}")
 
 
+def _loss(c: dict) -> str:
+    return "drop" if c.get("higher_is_better") is not False else "rise"
+
+
 def broke(report: Report, arm: str) -> str:
     """What an adapter broke, in words: its significant regressions (any task) and significant forgetting, then for
     each forgetting probe with no significant loss what its non-inferiority reading can say ("inconclusive" where
     the probe cannot tell)."""
     index = tables.comparison_index(report)
     probes = text.general_tasks(report)
-    bad = [c for (task, metric, a), c in index.items() if a == arm and tables.starred(c) and worse(c)]
-    parts = [f"significant {'drop' if c.get('higher_is_better') is not False else 'rise'} in {c['task']} "
-             f"{c['metric']} {comparison_text(c)}" for c in bad]
+    mine = [c for (_, _, a), c in index.items() if a == arm]
+    bad = [c for c in mine if tables.starred(c) and worse(c) and stopping.early(report, c["task"]) is None]
+    parts = [f"significant {_loss(c)} in {c['task']} {c['metric']} {comparison_text(c)}" for c in bad]
+    anytime = {id(c): b for c in mine if (b := stopping.change(report, c)) is not None}
+    for c in mine:  # a task stopped early: a loss where its anytime-valid bounds show one, never a fixed-n star
+        if id(c) in anytime and stopping.worse(c, anytime[id(c)]):
+            bad.append(c)
+            parts.append(f"{_loss(c)} in {c['task']} {c['metric']} {stopping.text(c, anytime[id(c)])}")
     lost = {c["task"] for c in bad}
     for task in probes:
         if task in lost:
             continue
-        first = next((c for (t, _, a), c in index.items() if t == task and a == arm and not tables.descriptive(c)),
-                     None)
+        first = next((c for c in mine if c["task"] == task and not tables.descriptive(c)), None)
         if first is None:
+            continue
+        if id(first) in anytime:
+            parts.append(f"{task} {first['metric']}: {stopping.non_inferiority(first, anytime[id(first)])} "
+                         f"(Δ {stopping.text(first, anytime[id(first)])})")
             continue
         verdict, _ = text.forgetting_verdict(first)
         if first.get("test") == stats.N_TOO_SMALL or verdict.startswith("no test"):
@@ -118,15 +136,6 @@ def broke(report: Report, arm: str) -> str:
     return "; ".join(parts)
 
 
-def _stopped_early(report: Report, task: str) -> str:
-    """' of 2000 documents (stopped once decided)' where --until-decided stopped the task early, else ''."""
-    for run in report.runs:
-        s = ((run.get("tasks") or {}).get(task) or {}).get("stopped")
-        if isinstance(s, dict) and s.get("docs") != s.get("of"):
-            return f" of {s.get('of')} documents (--until-decided stopped there)"
-    return ""
-
-
 def sentence(report: Report, arm: str) -> str:
     """One sentence per adapter: what it gained (the primary task's Δ with its CI), what it broke, how sure (n, MDE),
     the gate's result, and the warnings on its answers."""
@@ -139,9 +148,12 @@ def sentence(report: Report, arm: str) -> str:
         if c is None:
             parts.append(f"gained: no comparison on {main[0]} {main[1]} (the primary task)")
         else:
-            parts.append(f"{'changed' if worse(c) else 'gained'}: {main[0]} {main[1]} (primary task) Δ "
-                         f"{comparison_text(c)}, {significance(c, notes.adjustment(report))}")
-            sure = f"n {count_text(c)}" + _stopped_early(report, main[0])
+            head = f"{'gained' if better(c) else 'changed'}: {main[0]} {main[1]} (primary task) Δ "
+            b = stopping.change(report, c)
+            parts.append(head + (f"{stopping.text(c, b)} (fixed-n stars do not apply after stopping early)"
+                                 if b is not None else
+                                 f"{comparison_text(c)}, {significance(c, notes.adjustment(report))}"))
+            sure = f"n {count_text(c)}" + stopping.of_n(report, main[0])
             if tables.present(c.get("mde")):
                 sure += f", MDE {numbers.mde(c['mde'])}"
     parts.append("broke: " + broke(report, arm))
@@ -154,19 +166,3 @@ def sentence(report: Report, arm: str) -> str:
     if flags:
         parts.append("warning: " + ", ".join(flags) + " (below)")
     return f"{arm}: " + "; ".join(parts) + "."
-
-
-def stopping(run: dict) -> str | None:
-    """How far a run scored with --until-decided got on each task, and what that means for the intervals shown;
-    None for a run that scored every document of every task."""
-    told = [(t, i["stopped"]) for t, i in (run.get("tasks") or {}).items()
-            if isinstance(i, dict) and isinstance(i.get("stopped"), dict)]
-    if not told:
-        return None
-    rules = (run.get("config") or {}).get("rules")
-    parts = [f"{t} {sequential.said(s)}" for t, s in told]
-    return (f"Stopped once decided (harness run --until-decided{f', rules {rules}' if rules else ''}): "
-            + "; ".join(parts) + ". The gate judges a task that stopped on anytime-valid bounds (a betting "
-            "confidence sequence, valid however early the run stopped); the intervals in the tables are fixed-n "
-            "intervals on the documents scored, which do not account for the stopping.")
-

@@ -169,7 +169,7 @@ def test_a_decided_task_stops_after_the_first_chunk_and_a_rerun_is_answered_from
     assert run["tasks"]["yelp"]["n_docs"] == 32
     assert main(["gate", "run", "--rules", "rules.yaml"]) == 0
     out = capsys.readouterr().out
-    assert "decided after 32 of 300 documents, anytime-valid bounds" in out and "95% CS" in out
+    assert "decided after 32 of 300 documents (--until-decided), anytime-valid bounds" in out and "95% CS" in out
     assert main(["report", "run", "--format", "md"]) == 0
     assert "yelp decided after 32 of 300 documents" in (world / "run" / "report.md").read_text()
     assert _run("--rules", "rules.yaml", "--out", "run", "--force") == 0  # a rerun: every answer from the cache
@@ -183,11 +183,26 @@ def test_no_real_difference_never_passes_and_stops_at_the_cap(world, capsys):
     assert _run("--rules", "rules.yaml", "--out", "run", "--max-docs", "100") == 0
     stopped = results.load_run(world / "run")["tasks"]["yelp"]["stopped"]
     assert (stopped["docs"], stopped["looks"]) == (100, [32, 64, 100])
-    assert stopped["reason"] == "--max-docs 100 reached with 1 check(s) undecided"
+    assert stopped["reason"] == "--max-docs 100 reached, undecided: improves yelp/accuracy [lora]"
     capsys.readouterr()
     assert main(["gate", "run", "--rules", "rules.yaml"]) == 1
     out = capsys.readouterr().out
-    assert "stopped after 100 of 300 documents, anytime-valid bounds" in out and "not shown to clear" in out
+    assert "undecided after 100 of 300 documents (--until-decided), anytime-valid bounds" in out
+    assert "undecided when the run stopped, so the gain is not shown to clear the margin" in out
+    assert main(["report", "run", "--format", "md"]) == 0  # the Verdict reads the stopped task on the same bounds
+    line = next(x for x in (world / "run" / "report.md").read_text().splitlines() if x.startswith("lora: "))
+    assert "yelp accuracy (primary task) Δ +0.0000 [95% CS " in line and "fixed-n stars do not apply" in line
+    assert "n 100 of 300 documents (--until-decided stopped there)" in line
+    _rules(world / "other.yaml", {"kind": "ceiling", "task": "yelp", "metric": "unparseable_rate", "value": 0.99})
+    main(["gate", "run", "--rules", "other.yaml"])
+    assert "yelp stopped on other rules than" in capsys.readouterr().err
+    assert main(["run", "--base", "base", "--adapter", "lora", "--tasks", "yelp", "--data", "yelp=reviews.csv",
+                 "--cache-dir", "cache", "--no-registry", "--device", "cpu", "--max-gen-toks", "4", "--limit", "40",
+                 "--out", "plain"]) == 0
+    capsys.readouterr()
+    assert main(["report", "run", "plain", "--out", "merged"]) == 2  # a seeded sample and the first 40: no merge
+    assert "stopped early (--until-decided); report the runs separately" in capsys.readouterr().err
+    assert "undecided when the run stopped, so the gain is not shown to clear the margin" in out
 
 
 def test_rules_that_cannot_decide_early_run_to_the_end_with_the_reason(world):
@@ -219,9 +234,14 @@ def test_bad_flags_are_one_line_and_exit_2(world, capsys, args, said):
     assert not (world / "run" / "run.json").exists()
 
 
-def test_a_rule_naming_an_unknown_metric_is_refused_after_the_first_chunk(world, capsys):
-    _rules(world / "rules.yaml", {"kind": "improves", "task": "yelp", "metric": "acuracy"})
+@pytest.mark.parametrize("rule,said", [
+    ({"kind": "improves", "task": "yelp", "metric": "acuracy"}, "unknown metric 'acuracy' (close matches: accuracy"),
+    ({"kind": "forgetting", "task": "yelp", "metric": "accuracy", "budget": 0.05, "arm": "lroa"}, "unknown arm 'lroa'"),
+    ({"kind": "floor", "task": "yelp", "metric": "accuracy"}, "'value' is missing"),
+])
+def test_a_misnamed_rule_is_refused_before_the_model_loads(world, capsys, rule, said):
+    _rules(world / "rules.yaml", rule)
     assert _run("--rules", "rules.yaml", "--out", "run") == 2
     err = capsys.readouterr().err
-    assert "unknown metric 'acuracy'" in err and "accuracy" in err and "Traceback" not in err
-    assert not (world / "run" / "run.json").exists()
+    assert said in err and "Traceback" not in err and "loading base" not in err
+    assert not (world / "run").exists()  # nothing scored, nothing written

@@ -50,6 +50,10 @@ def _cmd_gate(a) -> int:
             print(f"warning: the verdict is not recorded: {e}", file=sys.stderr)
             record = None
     run, verdicts = judge(a.run, a.rules, a.baseline, a.registry, run=run)
+    from harness.gate.sequential import other_rules
+
+    for line in other_rules(run, a.rules):
+        print(f"warning: {line}", file=sys.stderr)
     print(gate_output.console(verdicts))
     gate_output.write_all(verdicts, run, a.junit, a.json)
     if record is not None:

@@ -22,9 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+from harness.core import aggregations
+from harness.core.arms import BASE_ARM
+from harness.core.comparisons import aggregation, doc_clusters, doc_values
 
 ALPHA_SIDE = 0.025  # each bound: one-sided, as each gate check is
 FIRST_CHUNK = 64
@@ -120,3 +125,72 @@ def said(stopped: dict) -> str:
     """describe() and why: 'decided after 64 of 150 documents (every check on it passed or failed)'."""
     why = str(stopped.get("reason") or "").removeprefix("decided: ")
     return f"{describe(stopped)} ({why})" if why else describe(stopped)
+
+
+# --- a run's checks: the bounds of one (task, metric, arm) in the order it was scored ------------------------------
+
+Samples = Callable[[str, str], list]  # (arm, task) -> sample rows
+
+
+@dataclass(frozen=True)
+class Bounds:
+    lower: float
+    upper: float
+    n: int
+
+
+def stopped(run: dict, task: str) -> dict | None:
+    """run.json's `stopped` for a task scored in the seeded order and judged on anytime-valid bounds, else None (a
+    task scored to its end in one look, or by a plain run)."""
+    s = (run.get("tasks", {}).get(task) or {}).get("stopped")
+    return s if isinstance(s, dict) and s.get("method") else None
+
+
+def _score_row(run: dict, task: str, metric: str, arm: str) -> dict:
+    return next((s for s in run["scores"] if (s["task"], s["metric"], s["arm"]) == (task, metric, arm)), {})
+
+
+def _numbers(run: dict, rows: list[dict], task: str, metric: str, arm: str) -> tuple[dict | None, str | None]:
+    """{doc_id: value in [0, 1]} of one arm's metric, or why the metric has no anytime-valid bound."""
+    if doc_clusters(rows):
+        return None, f"{task}'s documents share clusters, and the bounds assume independent documents"
+    raw = metric.split(":")[0]
+    values = doc_values(rows, raw, _score_row(run, task, metric, arm).get("filter"))
+    docs = [d for d, v in values.items() if v is not None and not (isinstance(v, float) and v != v)]
+    got = aggregations.mean_values(aggregation(run, task, raw), [values[d] for d in docs])
+    if got is None or got[1] != 1.0:
+        return None, f"{task}/{metric} is a corpus metric, not a mean of per-document values"
+    if not in_unit_range(got[0]):
+        return None, f"{task}/{metric} has per-document values outside [0, 1]"
+    return dict(zip(docs, got[0].tolist())), None
+
+
+def value_bounds(run: dict, samples: Samples, task: str, metric: str, arm: str) -> tuple[Bounds | None, str | None]:
+    """An arm's score's bounds, in the seeded order at the looks run.json records; or why there are none."""
+    info = stopped(run, task) or {}
+    values, why = _numbers(run, samples(arm, task), task, metric, arm)
+    if why:
+        return None, why
+    docs = order(list(values), info.get("seed", 0))
+    lo, hi = bounds([values[d] for d in docs], info.get("looks"))
+    return Bounds(lo, hi, len(docs)), None
+
+
+def change_bounds(run: dict, samples: Samples, task: str, metric: str, arm: str) -> tuple[Bounds | None, str | None]:
+    """The bounds of the arm's change against the base in the metric's good direction, paired on the documents both
+    scored, in the seeded order at the looks run.json records; or why there are none."""
+    info = stopped(run, task) or {}
+    tuned, why = _numbers(run, samples(arm, task), task, metric, arm)
+    base, why_base = _numbers(run, samples(BASE_ARM, task), task, metric, BASE_ARM) if not why else (None, None)
+    if why or why_base:
+        return None, why or why_base
+    sign = -1.0 if _score_row(run, task, metric, arm).get("higher_is_better") is False else 1.0
+    docs = order(sorted(set(tuned) & set(base)), info.get("seed", 0))
+    lo, hi = difference_bounds([sign * (tuned[d] - base[d]) for d in docs], info.get("looks"))
+    return Bounds(lo, hi, len(docs)), None
+
+
+def early(run: dict, task: str) -> dict | None:
+    """`stopped` for a task that stopped before its last document (the case whose fixed-n intervals mislead)."""
+    s = stopped(run, task)
+    return s if s is not None and s.get("docs") != s.get("of") else None

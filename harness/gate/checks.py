@@ -13,7 +13,7 @@ import operator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.core import results, sequential, stats
+from harness.core import results, stats
 from harness.core.errors import HarnessError
 from harness.gate import sequential as seq
 from harness.gate.baseline import baseline_arm, paired_vs_baseline
@@ -46,7 +46,10 @@ class Judging:
         if info is None or seq.undecidable(rule):
             return None, None
         b, why = seq.check_bounds(rule["kind"], self.run, self.samples, task, metric, arm)
-        return b, sequential.describe(info) if b is not None else None
+        if b is None:
+            return None, None
+        word = "decided" if seq.decide(rule, b) is not None else "undecided"
+        return b, f"{word} after {info['docs']} of {info['of']} documents (--until-decided)"
 
 
 def evaluate(rules: list[dict], run: dict, run_dir: Path, baseline: dict | None = None,
@@ -77,7 +80,7 @@ class Change:
     unit: str
     lower_is_better: bool
     why_no_ci: str
-    anytime: str | None = None  # the bounds are a confidence sequence: how far the run got ('decided after ...')
+    anytime: str | None = None  # the bounds are a confidence sequence: how far the run got ('64 of 300 documents ...')
 
 
 def as_change(c, higher_is_better, unit: str = "document") -> Change:
@@ -164,7 +167,8 @@ def within(ch: Change, allowed: float, word: str, who: str = "the adapter") -> t
     if hi < -allowed:
         return False, f"upper bound {hi_text} < -{allowed:g}: drop beyond the {word}"
     if ch.anytime:
-        return False, f"lower bound {lo_text} <= -{allowed:g}: inconclusive: undecided when the run stopped"
+        return False, (f"lower bound {lo_text} <= -{allowed:g} <= upper bound {hi_text}: inconclusive: undecided "
+                       "when the run stopped")
     return False, f"lower bound {lo_text} <= -{allowed:g}: inconclusive: {_needed(ch, allowed, word, who)}"
 
 
@@ -180,8 +184,11 @@ def clears(ch: Change, margin: float, require_ci: bool) -> tuple[bool, str]:
                        "(require_ci: false would judge the point estimate alone)")
     if ch.ci[0] > margin:
         return True, f"lower bound {lo_text} > margin {margin:g}: improves"
-    if ch.anytime and ch.ci[1] <= margin:
-        return False, f"upper bound {_shown(ch)[2]} <= margin {margin:g}: the gain cannot clear the margin"
+    if ch.anytime:
+        if ch.ci[1] <= margin:
+            return False, f"upper bound {_shown(ch)[2]} <= margin {margin:g}: the gain cannot clear the margin"
+        return False, (f"lower bound {lo_text} <= margin {margin:g} < upper bound {_shown(ch)[2]}: undecided when "
+                       "the run stopped, so the gain is not shown to clear the margin")
     return False, f"lower bound {lo_text} <= margin {margin:g}: the gain is not shown to clear the margin"
 
 
@@ -222,7 +229,7 @@ def _bound_anytime(rule: dict, task: str, metric: str, arm: str, s: dict, b: seq
     why = {seq.PASS: f"{side} bound {'>=' if side == 'lower' else '<='} {rule['value']:g}: passes",
            seq.FAIL: f"{'upper' if side == 'lower' else 'lower'} bound {'<' if side == 'lower' else '>'} "
                      f"{rule['value']:g}: fails",
-           None: f"the bounds straddle {rule['value']:g}: undecided when the run stopped"}[state]
+           None: f"the bounds straddle {rule['value']:g}: undecided when the run stopped, so it fails"}[state]
     said = (f"{numbers.value(s['value'])} [95% CS {numbers.value(b.lower)}, {numbers.value(b.upper)}] "
             f"(n={b.n}, {anytime}, anytime-valid bounds): {why}")
     return Check(task, metric, arm, s["value"], rule["value"], state == seq.PASS, said, ci95=[b.lower, b.upper], n=b.n)
@@ -284,8 +291,12 @@ def check_no_regression(rule: dict, judging: Judging, index: int) -> list[Check]
     for task, metric, arm in _targets(rule, judging.run):
         s = score(judging.run, task, metric, arm)
         barm, b = _baseline_score(rule, judging, index, task, metric, arm)
-        head = f"{numbers.value(s['value'])} vs baseline {numbers.value(b['value'])} ({barm}), paired "
         c, agg = paired_vs_baseline(judging.run, judging.run_dir, judging.baseline_dir, s, barm)
+        head = f"{numbers.value(s['value'])} vs baseline {numbers.value(b['value'])} ({barm}), paired "
+        if c is not None and s.get("n") != b.get("n"):  # e.g. a baseline --until-decided stopped early
+            head = (f"{numbers.value(s['value'])} (n={s.get('n')}) vs baseline {numbers.value(b['value'])} ({barm}, "
+                    f"n={b.get('n')}): scores on different documents; paired on the {getattr(c, 'n', None)} both "
+                    "scored, ")
         if c is None:
             out.append(Check(task, metric, arm, None, -tolerance, False,
                              head + f"test: none (the aggregation '{agg}' cannot be recomputed on resamples)"))

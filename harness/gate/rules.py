@@ -56,13 +56,15 @@ class _Scope:
         return self.baseline is not None and self.baseline["base"]["fingerprint"] == self.run["base"]["fingerprint"]
 
 
-def validate(rules: list, run: dict, baseline: dict | None, where: str) -> list[str]:
-    """Every problem in the rules, checked against the run (and baseline) they will judge."""
+def validate(rules: list, run: dict, baseline: dict | None, where: str, only=None) -> list[str]:
+    """Every problem in the rules, checked against the run (and baseline) they will judge; `only`: which rules to
+    check (a test of each rule's index), all by default."""
     scope = _Scope(run, baseline, {s["task"] for s in run["scores"]}, {s["metric"] for s in run["scores"]},
                    adapter_arms(run))
     problems = []
     for i, rule in enumerate(rules, 1):
-        problems += _rule_problems(rule, scope, f"{where}: rule {i}")
+        if only is None or only(i, rule):
+            problems += _rule_problems(rule, scope, f"{where}: rule {i}")
     if baseline is not None and not scope.same_base:
         problems.append(f"--baseline: evaluated another base model ({baseline['base']['name']}, "
                         f"{baseline['base']['fingerprint'][:19]}...) than the run ({run['base']['name']}, "

@@ -12,83 +12,37 @@ which a run cannot see, so its tasks run to the end.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.core import aggregations, sequential
-from harness.core.arms import BASE_ARM
-from harness.core.comparisons import aggregation, doc_clusters, doc_values
+from harness.core.sequential import Bounds, Samples, change_bounds, stopped, value_bounds
 from harness.gate.rules import judges_base
-from harness.gate.select import score, targets
+from harness.gate.select import targets
 
 PASS, FAIL = "pass", "fail"
 HOLDS_NO_TASK = {"not_degenerate"}
-Samples = Callable[[str, str], list]  # (arm, task) -> sample rows
-
-
-@dataclass(frozen=True)
-class Bounds:
-    lower: float
-    upper: float
-    n: int
+__all__ = ["FAIL", "PASS", "Bounds", "check_bounds", "decide", "other_rules", "stopped", "task_states", "undecidable"]
 
 
 @dataclass
 class TaskState:
-    """One task after a chunk: its checks' states, and why it must run to the end (None when it may stop)."""
+    """One task after a chunk: its checks decided, those still open (named), and why it must run to the end."""
 
     decided: int = 0
-    open: int = 0
+    open: list[str] = field(default_factory=list)
     to_the_end: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
-        return not self.to_the_end and self.open == 0 and self.decided > 0
-
-
-def stopped(run: dict, task: str) -> dict | None:
-    """run.json's `stopped` for a task scored in the seeded order with anytime-valid bounds, else None."""
-    s = (run["tasks"].get(task) or {}).get("stopped")
-    return s if isinstance(s, dict) and s.get("method") else None
-
-
-def _numbers(run: dict, rows: list[dict], task: str, metric: str, arm: str) -> tuple[dict | None, str | None]:
-    """{doc_id: value in [0, 1]} of one arm's metric, or why the metric has no anytime-valid bound."""
-    if doc_clusters(rows):
-        return None, f"{task}'s documents share clusters, and the bounds assume independent documents"
-    raw = metric.split(":")[0]
-    s = score(run, task, metric, arm) or {}
-    values = doc_values(rows, raw, s.get("filter"))
-    docs = [d for d, v in values.items() if v is not None and not (isinstance(v, float) and v != v)]
-    agg = aggregation(run, task, raw)
-    got = aggregations.mean_values(agg, [values[d] for d in docs])
-    if got is None or got[1] != 1.0:
-        return None, f"{task}/{metric} is a corpus metric ({agg}), not a mean of per-document values"
-    if not sequential.in_unit_range(got[0]):
-        return None, f"{task}/{metric} has per-document values outside [0, 1]"
-    return dict(zip(docs, got[0].tolist())), None
+        return not self.to_the_end and not self.open and self.decided > 0
 
 
 def check_bounds(kind: str, run: dict, samples: Samples, task: str, metric: str, arm: str,
                  ) -> tuple[Bounds | None, str | None]:
-    """The check's bounds in the seeded order at the looks run.json records: of the score (floor, ceiling) or of
-    the change against the base in the metric's good direction; or why there are none."""
-    info = stopped(run, task)
-    seed, looks = info["seed"], info.get("looks")
-    tuned, why = _numbers(run, samples(arm, task), task, metric, arm)
-    if why:
-        return None, why
+    """The check's bounds: of the score (floor, ceiling) or of the change against the base in the metric's good
+    direction (the other kinds); or why there are none."""
     if kind in ("floor", "ceiling"):
-        docs = sequential.order(list(tuned), seed)
-        lo, hi = sequential.bounds([tuned[d] for d in docs], looks)
-        return Bounds(lo, hi, len(docs)), None
-    base, why = _numbers(run, samples(BASE_ARM, task), task, metric, BASE_ARM)
-    if why:
-        return None, why
-    sign = -1.0 if (score(run, task, metric, arm) or {}).get("higher_is_better") is False else 1.0
-    docs = sequential.order(sorted(set(tuned) & set(base)), seed)
-    lo, hi = sequential.difference_bounds([sign * (tuned[d] - base[d]) for d in docs], looks)
-    return Bounds(lo, hi, len(docs)), None
+        return value_bounds(run, samples, task, metric, arm)
+    return change_bounds(run, samples, task, metric, arm)
 
 
 def decide(rule: dict, b: Bounds) -> str | None:
@@ -133,10 +87,24 @@ def task_states(rules: list[dict], run: dict, samples: Samples, tasks: list[str]
             if why:
                 st.to_the_end.append(why)
             elif decide(rule, b) is None:
-                st.open += 1
+                st.open.append(f"{rule['kind']} {task}/{metric} [{arm}]")
             else:
                 st.decided += 1
     for st in states.values():
         if not st.decided and not st.open and not st.to_the_end:
             st.to_the_end.append("no rule judges it")
     return states
+
+
+def other_rules(run: dict, rules_path) -> list[str]:
+    """A warning per task that stopped on another rules file than the one judging it now: its checks that the run's
+    rules did not decide may read 'undecided' here, and the report's 'decided after' is about the run's rules."""
+    from harness.core.fingerprint import sha256_file
+
+    digest = sha256_file(rules_path)
+    told = [t for t, i in run["tasks"].items() if isinstance((i or {}).get("stopped"), dict)
+            and i["stopped"].get("rules") not in (None, digest) and i["stopped"].get("docs") != i["stopped"].get("of")]
+    if not told:
+        return []
+    return [f"{', '.join(told)} stopped on other rules than {rules_path} (run.json config.rules: "
+            f"{run.get('config', {}).get('rules')}); a check those rules did not decide may be undecided here"]

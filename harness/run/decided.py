@@ -36,6 +36,7 @@ class _Task:
     done: int = 0  # documents scored so far
     reason: str | None = None  # set once the task has stopped
     method: str | None = sequential.METHOD
+    rules: str | None = None  # sha256 of the rules file the task stopped on
     results: dict = field(default_factory=dict)  # arm -> the ArmTaskResult of its last chunk
     seconds: dict = field(default_factory=dict)  # arm -> seconds over every chunk
     computed: dict = field(default_factory=dict)  # arm -> requests the model computed over every chunk
@@ -46,11 +47,43 @@ class _Task:
 
     def stopped(self, seed: int) -> dict:
         return {"docs": self.done, "of": self.n, "reason": self.reason, "method": self.method, "seed": seed,
-                "looks": [k for k in self.looks if k <= self.done]}
+                "looks": [k for k in self.looks if k <= self.done], "rules": self.rules}
+
+
+def rules_problems(rules: list, cfg, task_objects: dict, adapters: list[str]) -> list[str]:
+    """The rules checked before the model loads, against the scores the run will have (each task's metrics and
+    filters, every arm): a misspelt metric or arm costs no chunk. not_degenerate (it needs the answers) and metric
+    patterns of per-group rows are checked after the first chunk."""
+    from harness.core.arms import BASE_ARM
+    from harness.gate import rules as gate_rules
+    from harness.run.records import metric_name
+
+    arms = [BASE_ARM, *adapters]
+    run = {"arms": [{"name": a} for a in arms], "tasks": {t: {} for t in cfg.tasks}, "scores": [], "diagnostics": []}
+    for name, obj in task_objects.items():
+        metrics = list(getattr(obj, "_metric_fn_list", None) or {})
+        filters = [f.name for f in getattr(obj, "_filters", None) or []] or ["none"]
+        hib = getattr(obj, "_higher_is_better", None) or {}
+        run["scores"] += [{"task": name, "metric": metric_name(m, f, len(filters)), "filter": f, "arm": a,
+                           "higher_is_better": hib.get(m)} for a in arms for m in metrics for f in filters]
+    if len(run["tasks"]) != len(task_objects):
+        return []  # a task not built ahead (a glob, a group): everything waits for the first chunk
+
+    def early(i: int, rule) -> bool:
+        return isinstance(rule, dict) and rule.get("kind") != "not_degenerate" and "[" not in str(rule.get("metric"))
+
+    return [q for q in gate_rules.validate(rules, run, None, str(cfg.rules), only=early) if _ours(q)]
+
+
+def _ours(problem: str) -> bool:
+    """A problem the run must refuse; a no_regression rule's missing --baseline is the gate's to ask for."""
+    return "(no_regression): needs a baseline" not in problem
 
 
 def _tasks(cfg, p) -> dict[str, _Task]:
-    out = {}
+    from harness.core.fingerprint import sha256_file
+
+    out, rules = {}, sha256_file(cfg.rules)
     for name in cfg.tasks:
         obj = p.task_objects.get(name)
         docs = getattr(obj, "eval_docs", None) if obj is not None else None
@@ -60,7 +93,7 @@ def _tasks(cfg, p) -> dict[str, _Task]:
         if not len(docs):
             raise ConfigError([f"--until-decided: task {name} has no documents"])
         order = sequential.order(range(len(docs)), cfg.seed)
-        out[name] = _Task(name, order, sequential.schedule(len(order), cfg.first_chunk, cfg.max_docs))
+        out[name] = _Task(name, order, sequential.schedule(len(order), cfg.first_chunk, cfg.max_docs), rules=rules)
     return out
 
 
@@ -109,8 +142,7 @@ def _judge(cfg, p, tasks: dict[str, _Task], arms: list[str], first: bool) -> dic
     run = _provisional(tasks, arms, cfg.seed)
     diagnostics.fill(run, samples)
     if first:  # the rules' metrics exist from the first chunk on: a typo fails now, not after the whole run
-        problems = [q for q in gate_rules.validate(p.rules, run, None, str(cfg.rules))
-                    if "(no_regression): needs a baseline" not in q]
+        problems = [q for q in gate_rules.validate(p.rules, run, None, str(cfg.rules)) if _ours(q)]
         if problems:
             raise ConfigError(problems, what="gate rules")
     return seq.task_states(p.rules, run, samples, [t.name for t in tasks.values() if t.reason is None])
@@ -119,10 +151,11 @@ def _judge(cfg, p, tasks: dict[str, _Task], arms: list[str], first: bool) -> dic
 def _after_chunk(task: _Task, state, cfg) -> None:
     """Stop the task when its rules are decided or its documents have run out; send it to the end when they can
     never be decided early."""
-    if task.done >= task.n and task.looks[0] >= task.n:
-        # one look, at the end: no stopping happened, so the gate judges it on the fixed-n intervals (narrower)
+    if task.done >= task.n and task.looks[0] >= task.n:  # one look, at the end: nothing was stopped
         task.method = None
-    if state.done:
+        task.reason = (f"all its {task.n} documents fit in the first chunk (--first-chunk {cfg.first_chunk}), so "
+                       "nothing could stop early: the gate judges it on fixed-n intervals, as a plain run")
+    elif state.done:
         task.reason = "decided: every check on it passed or failed"
     elif state.to_the_end:
         if task.done < task.n and (cfg.max_docs is None or task.done < cfg.max_docs):
@@ -134,9 +167,9 @@ def _after_chunk(task: _Task, state, cfg) -> None:
         else:
             task.reason = f"--max-docs {cfg.max_docs} reached; it could not stop earlier: {why}"
     elif task.done >= task.n:
-        task.reason = f"documents ran out with {state.open} check(s) undecided"
+        task.reason = f"documents ran out, undecided: {', '.join(state.open)}"
     elif cfg.max_docs is not None and task.done >= cfg.max_docs:
-        task.reason = f"--max-docs {cfg.max_docs} reached with {state.open} check(s) undecided"
+        task.reason = f"--max-docs {cfg.max_docs} reached, undecided: {', '.join(state.open)}"
 
 
 def score_until_decided(eng, cfg, p, arms: list[str]) -> tuple[list[dict], dict, dict]:

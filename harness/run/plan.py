@@ -114,7 +114,7 @@ def plan(cfg: RunConfig) -> Plan:
                 task_objects = taskset.preload(cfg.tasks, tm, cfg.num_fewshot)
             except HarnessError as e:
                 problems.append(str(e))
-    rules, found = _rules(cfg)
+    rules, found = _rules(cfg, task_objects if not problems else None, [s.name for s in specs])
     problems += found
     if problems:
         raise ConfigError(problems)
@@ -135,9 +135,9 @@ def plan(cfg: RunConfig) -> Plan:
                 registered=registered, rules=rules)
 
 
-def _rules(cfg: RunConfig) -> tuple[list, list[str]]:
-    """--rules read before anything loads: its YAML, and every rule's task among --tasks (the rest of a rule is
-    checked against the first chunk's scores, the first moment its metrics exist)."""
+def _rules(cfg: RunConfig, task_objects: dict | None, adapters: list[str]) -> tuple[list, list[str]]:
+    """--rules read before anything loads: its YAML, every rule's task among --tasks, and (once the tasks are built)
+    every metric and arm a rule names among those the run will score."""
     if not cfg.until_decided or cfg.rules is None or not cfg.rules.is_file():
         return [], []
     from harness.gate.rules import load_rules
@@ -150,4 +150,8 @@ def _rules(cfg: RunConfig) -> tuple[list, list[str]]:
     problems = [f"--rules {cfg.rules}: rule {i}: task '{r['task']}' is not among --tasks ({', '.join(cfg.tasks)})"
                 for i, r in enumerate(rules, 1)
                 if isinstance(r, dict) and isinstance(r.get("task"), str) and not matches(r["task"], cfg.tasks)]
+    if not problems and task_objects is not None:
+        from harness.run.decided import rules_problems
+
+        problems = rules_problems(rules, cfg, task_objects, adapters)
     return rules, problems

@@ -20,7 +20,7 @@ class ArmTaskResult:
     timing: dict[str, dict] = field(default_factory=dict)
 
 
-def _metric_name(metric: str, flt: str, n_filters: int) -> str:
+def metric_name(metric: str, flt: str, n_filters: int) -> str:
     # One filter pipeline (the usual case): the bare metric name, stable for reports and gates to key on.
     return metric if n_filters == 1 or flt == "none" else f"{metric}:{flt}"
 
@@ -43,7 +43,7 @@ def parse_scores(res: dict) -> list[dict]:
             # CI that the tables and plots show.
             ci = None
             rows.append({
-                "task": task, "metric": _metric_name(metric, flt, n_filters), "filter": flt, "value": float(value),
+                "task": task, "metric": metric_name(metric, flt, n_filters), "filter": flt, "value": float(value),
                 "stderr": stderr, "ci95": ci, "n": n, "higher_is_better": hib.get(metric),
             })
     return rows
