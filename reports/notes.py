@@ -198,9 +198,10 @@ def gate_caption(gate: dict) -> str:
             f"{passed} of {len(rules)} rules passed. A rule passes only when every one of its checks does; each "
             "check's line gives the value or change, its 95% CI and n, and what decided it. The checks read each "
             "comparison's own 95% CI, not the stars: a verdict that needs every check to pass needs no adjustment "
-            "for their number." + (" A line with a 95% CS judged a task --until-decided stopped early, on its "
-                                   "anytime-valid bounds (floor and ceiling too: on the score's bounds, not its point "
-                                   "estimate, which an early stop biases)." if _anytime(rules) else ""))
+            "for their number." + (" A line with a 95% CS judged a task --until-decided was free to stop early "
+                                   "(looked at after more than one chunk) on its anytime-valid bounds (floor and "
+                                   "ceiling too: on the score's bounds, not its point estimate, which an early stop "
+                                   "biases)." if _anytime(rules) else ""))
 
 
 def _anytime(rules: list[dict]) -> bool:

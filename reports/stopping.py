@@ -10,9 +10,11 @@ from reports.data import Report
 
 
 def early(report: Report, task: str) -> tuple[dict, dict] | None:
-    """(the run, its `stopped`) for a task --until-decided stopped early, else None."""
+    """(the run, its `stopped`) for a task --until-decided looked at more than once, so that it was free to stop
+    early (run.json records the bounds' `method`): the gate judges it on those bounds, and so does the Verdict;
+    else None."""
     for run in report.runs:
-        s = sequential.early(run, task)
+        s = sequential.stopped(run, task)
         if s is not None:
             return run, s
     return None
@@ -20,7 +22,7 @@ def early(report: Report, task: str) -> tuple[dict, dict] | None:
 
 def change(report: Report, c: dict) -> tuple[float, float] | None:
     """The anytime-valid bounds of a comparison's change, in the metric's own direction (as its delta), when its
-    task stopped early and the metric has them (a mean of per-document values in [0, 1]); else None."""
+    task was free to stop early and the metric has them (a mean of per-document values in [0, 1]); else None."""
     found = early(report, c["task"])
     if found is None:
         return None
@@ -49,9 +51,10 @@ def non_inferiority(c: dict, bounds: tuple[float, float]) -> str:
 
 
 def of_n(report: Report, task: str) -> str:
-    """' of 2000 documents (--until-decided stopped there)' for a task stopped early, else ''."""
+    """' of 2000 documents (--until-decided stopped there)' for a task stopped before its last document, else ''."""
     found = early(report, task)
-    return f" of {found[1]['of']} documents (--until-decided stopped there)" if found else ""
+    cut = found is not None and found[1].get("docs") != found[1].get("of")
+    return f" of {found[1]['of']} documents (--until-decided stopped there)" if cut else ""
 
 
 def paragraph(run: dict) -> str | None:
@@ -64,7 +67,7 @@ def paragraph(run: dict) -> str | None:
     rules = (run.get("config") or {}).get("rules")
     parts = [f"{t} {sequential.said(s)}" for t, s in told]
     return (f"Stopped once decided (harness run --until-decided{f', rules {rules}' if rules else ''}): "
-            + "; ".join(parts) + ". The gate judged a task that stopped early on anytime-valid bounds (a betting "
-            "confidence sequence, valid however early the run stopped), and so does the Verdict above (95% CS); the "
-            "intervals and stars in the tables are fixed-n, on the documents scored, and do not account for the "
-            "stopping.")
+            + "; ".join(parts) + ". A task looked at after more than one chunk was free to stop early: the gate judged "
+            "it on anytime-valid bounds (a betting confidence sequence, valid however early the run stopped), and so "
+            "does the Verdict above (95% CS); the intervals and stars in the tables are fixed-n, on the documents "
+            "scored, and do not account for the looks.")

@@ -93,6 +93,11 @@ def settings_line(run: dict) -> str:
             f"{_setting(conf.get('seed'))}, versions {versions or 'n/a'}, date {_setting(run.get('created'))}")
 
 
+def _caveat(report: Report, c: dict) -> str:
+    """What a fixed-n reading must say on a task --until-decided was free to stop early (a metric with no bounds)."""
+    return " (fixed-n, which does not account for --until-decided's looks)" if stopping.early(report, c["task"]) else ""
+
+
 def _loss(c: dict) -> str:
     return "drop" if c.get("higher_is_better") is not False else "rise"
 
@@ -104,9 +109,10 @@ def broke(report: Report, arm: str) -> str:
     index = tables.comparison_index(report)
     probes = text.general_tasks(report)
     mine = [c for (_, _, a), c in index.items() if a == arm]
-    bad = [c for c in mine if tables.starred(c) and worse(c) and stopping.early(report, c["task"]) is None]
-    parts = [f"significant {_loss(c)} in {c['task']} {c['metric']} {comparison_text(c)}" for c in bad]
     anytime = {id(c): b for c in mine if (b := stopping.change(report, c)) is not None}
+    bad = [c for c in mine if tables.starred(c) and worse(c) and id(c) not in anytime]
+    parts = [f"significant {_loss(c)} in {c['task']} {c['metric']} {comparison_text(c)}{_caveat(report, c)}"
+             for c in bad]
     for c in mine:  # a task stopped early: a loss where its anytime-valid bounds show one, never a fixed-n star
         if id(c) in anytime and stopping.worse(c, anytime[id(c)]):
             bad.append(c)
@@ -152,7 +158,8 @@ def sentence(report: Report, arm: str) -> str:
             b = stopping.change(report, c)
             parts.append(head + (f"{stopping.text(c, b)} (fixed-n stars do not apply after stopping early)"
                                  if b is not None else
-                                 f"{comparison_text(c)}, {significance(c, notes.adjustment(report))}"))
+                                 f"{comparison_text(c)}, {significance(c, notes.adjustment(report))}"
+                                 f"{_caveat(report, c)}"))
             sure = f"n {count_text(c)}" + stopping.of_n(report, main[0])
             if tables.present(c.get("mde")):
                 sure += f", MDE {numbers.mde(c['mde'])}"

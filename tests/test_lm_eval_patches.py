@@ -68,3 +68,39 @@ def test_vllm_version_as_answers_inside_and_undoes_itself():
         assert module.version("vllm") == "9.9.9"
         assert metadata.version is not ours  # the global lookup is patched only while lm-eval's module imports
     assert module.version is metadata.version and asked[-1] == "vllm"
+
+
+def test_upstream_fewshot_draws_from_the_tasks_sampler_in_fewshot_context():
+    from lm_eval.api.samplers import ContextSampler
+    from lm_eval.api.task import ConfigurableTask
+
+    source = inspect.getsource(ConfigurableTask.fewshot_context)
+    assert "self.sampler.sample(" in source  # the stream fewshot_per_document reseeds per document
+    assert "doc" in inspect.signature(ConfigurableTask.fewshot_context).parameters
+    assert hasattr(ContextSampler, "set_rnd") and "self.rnd.sample(" in inspect.getsource(ContextSampler.sample)
+
+
+def test_fewshot_per_document_reseeds_per_document_and_undoes_itself():
+    from lm_eval.api.task import ConfigurableTask
+
+    original = ConfigurableTask.fewshot_context
+    seeds = []
+
+    class Sampler:
+        def set_rnd(self, rnd):
+            seeds.append(rnd)
+
+    class Task:
+        sampler = Sampler()
+
+    doc = {"question": "what is the capital of Spain", "answer": ["Madrid"]}
+    with lm_eval_patches.fewshot_per_document(1234):
+        assert ConfigurableTask.fewshot_context is not original
+        with pytest.raises(AttributeError):  # the real method then runs, on a stand-in that is no task
+            ConfigurableTask.fewshot_context(Task(), doc=doc, num_fewshot=2)
+        with pytest.raises(AttributeError):
+            ConfigurableTask.fewshot_context(Task(), dict(reversed(list(doc.items()))), 2)
+    assert ConfigurableTask.fewshot_context is original
+    # the document's seed, whatever the key order or the documents scored before it; another seed, another stream
+    assert seeds == [lm_eval_patches.document_seed(1234, doc)] * 2
+    assert lm_eval_patches.document_seed(1234, doc) != lm_eval_patches.document_seed(1, doc)

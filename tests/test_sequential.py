@@ -245,3 +245,28 @@ def test_a_misnamed_rule_is_refused_before_the_model_loads(world, capsys, rule, 
     err = capsys.readouterr().err
     assert said in err and "Traceback" not in err and "loading base" not in err
     assert not (world / "run").exists()  # nothing scored, nothing written
+
+
+def test_few_shot_prompts_stay_the_same_from_chunk_to_chunk_and_the_cache_answers_them(tmp_path, tiny_model,
+                                                                                      tiny_adapters, monkeypatch):
+    work = tmp_path / "fewshot"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "byo_task", work / "examples" / "byo_task")
+    monkeypatch.chdir(work)
+    _rules(work / "rules.yaml", {"kind": "ceiling", "task": "capitals", "metric": "exact_match", "value": 0.95,
+                                 "arm": "*"})
+    common = ["run", "--base", str(tiny_model), "--adapter", f"lora={tiny_adapters[0]}", "--include-path",
+              "examples/byo_task", "--tasks", "capitals", "--num-fewshot", "2", "--cache-dir", "cache", "--no-registry",
+              "--device", "cpu", "--max-gen-toks", "4", "--until-decided", "--rules", "rules.yaml", "--first-chunk", "4"]
+    assert main([*common, "--max-docs", "4", "--out", "first"]) == 0
+    first = results.load_run(work / "first")["tasks"]["capitals"]["stopped"]
+    assert first["looks"] == [4] and first["method"] is None  # one look: never free to stop, judged as a plain run
+    assert first["reason"].startswith("--max-docs 4 is within the first chunk")
+    assert main([*common, "--out", "second"]) == 0  # the same 4, then 4 more: only the new ones reach the model
+    run = results.load_run(work / "second")
+    assert run["tasks"]["capitals"]["stopped"]["looks"][:2] == [4, 8]
+    assert {a: t["capitals"]["computed_requests"] for a, t in run["timing"]["arms"].items()} == {"base": 4, "lora": 4}
+    for arm in ("base", "lora"):
+        before = {r["doc_id"]: r["prompt"] for r in results.read_samples(work / "first", arm, "capitals")}
+        after = {r["doc_id"]: r["prompt"] for r in results.read_samples(work / "second", arm, "capitals")}
+        assert before and all(after[d] == p for d, p in before.items())  # each document's own two examples
+        assert all(p.count("Q: What is the capital of") == 3 for p in after.values())

@@ -146,6 +146,11 @@ def stopped(run: dict, task: str) -> dict | None:
     return s if isinstance(s, dict) and s.get("method") else None
 
 
+def _recorded(run: dict, task: str) -> dict:
+    s = (run.get("tasks", {}).get(task) or {}).get("stopped")
+    return s if isinstance(s, dict) else {}
+
+
 def _score_row(run: dict, task: str, metric: str, arm: str) -> dict:
     return next((s for s in run["scores"] if (s["task"], s["metric"], s["arm"]) == (task, metric, arm)), {})
 
@@ -167,7 +172,7 @@ def _numbers(run: dict, rows: list[dict], task: str, metric: str, arm: str) -> t
 
 def value_bounds(run: dict, samples: Samples, task: str, metric: str, arm: str) -> tuple[Bounds | None, str | None]:
     """An arm's score's bounds, in the seeded order at the looks run.json records; or why there are none."""
-    info = stopped(run, task) or {}
+    info = _recorded(run, task)
     values, why = _numbers(run, samples(arm, task), task, metric, arm)
     if why:
         return None, why
@@ -179,7 +184,7 @@ def value_bounds(run: dict, samples: Samples, task: str, metric: str, arm: str) 
 def change_bounds(run: dict, samples: Samples, task: str, metric: str, arm: str) -> tuple[Bounds | None, str | None]:
     """The bounds of the arm's change against the base in the metric's good direction, paired on the documents both
     scored, in the seeded order at the looks run.json records; or why there are none."""
-    info = stopped(run, task) or {}
+    info = _recorded(run, task)
     tuned, why = _numbers(run, samples(arm, task), task, metric, arm)
     base, why_base = _numbers(run, samples(BASE_ARM, task), task, metric, BASE_ARM) if not why else (None, None)
     if why or why_base:
@@ -190,7 +195,3 @@ def change_bounds(run: dict, samples: Samples, task: str, metric: str, arm: str)
     return Bounds(lo, hi, len(docs)), None
 
 
-def early(run: dict, task: str) -> dict | None:
-    """`stopped` for a task that stopped before its last document (the case whose fixed-n intervals mislead)."""
-    s = stopped(run, task)
-    return s if s is not None and s.get("docs") != s.get("of") else None

@@ -56,3 +56,36 @@ def vllm_version_as(dist_version):
         yield vllm_causallms
     finally:
         vllm_causallms.version = real
+
+
+def document_seed(seed: int, doc) -> int:
+    """A seed of the document's own: the same whichever documents are scored with it."""
+    import hashlib
+    import json
+
+    text = json.dumps(doc, sort_keys=True, default=str, ensure_ascii=False)
+    return int(hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()[:16], 16)
+
+
+@contextmanager
+def fewshot_per_document(seed: int):
+    """--until-decided scores a task in chunks, each a larger subset of its documents. lm-eval draws every
+    document's few-shot examples from one random stream, in the order it builds the requests, so a document's
+    examples (its prompt, its cached answer, its score) would depend on which other documents are in the chunk:
+    scored again in the next chunk, it would be another measurement, and the cache would miss. Inside this context
+    each document's examples come from a stream seeded by (seed, the document) alone."""
+    from lm_eval.api.task import ConfigurableTask
+
+    original = ConfigurableTask.fewshot_context
+
+    def fewshot_context(self, *args, **kwargs):
+        doc = kwargs["doc"] if "doc" in kwargs else args[0]
+        if getattr(self, "sampler", None) is not None:
+            self.sampler.set_rnd(document_seed(seed, doc))
+        return original(self, *args, **kwargs)
+
+    ConfigurableTask.fewshot_context = fewshot_context
+    try:
+        yield
+    finally:
+        ConfigurableTask.fewshot_context = original

@@ -80,7 +80,8 @@ class Change:
     unit: str
     lower_is_better: bool
     why_no_ci: str
-    anytime: str | None = None  # the bounds are a confidence sequence: how far the run got ('64 of 300 documents ...')
+    anytime: str | None = None  # the bounds are a confidence sequence: how far the run got ('decided after ...')
+    caveat: str | None = None  # a fixed-n interval on a task --until-decided was free to stop early
 
 
 def as_change(c, higher_is_better, unit: str = "document") -> Change:
@@ -106,6 +107,8 @@ def describe(ch: Change, label: str = "change") -> str:
         counts.append("lower is better: a fall counts as a gain")
     if ch.anytime:
         counts.append(f"{ch.anytime}, anytime-valid bounds")
+    if ch.caveat:
+        counts.append(ch.caveat)
     text = numbers.delta(ch.gain, list(ch.ci) if ch.ci else None)
     text = text.replace("[", "[95% CS " if ch.anytime else "[95% CI ", 1)
     return f"{label} {text} ({', '.join(counts)})"
@@ -205,6 +208,9 @@ def _unit(run: dict, task: str) -> str:
 
 # --- floor, ceiling: a score against a fixed value ----------------------------------------------------------------
 
+FIXED_N_CAVEAT = "a fixed-n reading, which does not account for --until-decided's looks at this task"
+
+
 def _bound(rule: dict, judging: Judging, holds, passed: str, failed: str) -> list[Check]:
     """A score against rule['value'] (its point estimate; the line shows the score's 95% CI beside it)."""
     out = []
@@ -218,6 +224,8 @@ def _bound(rule: dict, judging: Judging, holds, passed: str, failed: str) -> lis
         shown = numbers.value(s["value"]) + (f" [95% CI {numbers.value(ci[0])}, {numbers.value(ci[1])}]" if ci else "")
         ok = holds(s["value"], rule["value"])
         said = f"{shown} (n={s.get('n')}) {passed if ok else failed} {rule['value']:g}"
+        if seq.stopped(judging.run, task):
+            said += f" ({FIXED_N_CAVEAT})"
         out.append(Check(task, metric, arm, s["value"], rule["value"], ok, said, ci95=ci, n=s.get("n")))
     return out
 
@@ -257,6 +265,8 @@ def _vs_base(rule: dict, judging: Judging, threshold: float, decide) -> list[Che
         b, anytime = judging.anytime(rule, task, metric, arm)
         if b is not None:
             ch = replace(ch, ci=(b.lower, b.upper), n=b.n, anytime=anytime)
+        elif seq.stopped(judging.run, task):
+            ch = replace(ch, caveat=FIXED_N_CAVEAT)
         out.append(_check(task, metric, arm, ch, threshold, decide(ch)))
     return out
 

@@ -149,26 +149,29 @@ def _judge(cfg, p, tasks: dict[str, _Task], arms: list[str], first: bool) -> dic
 
 
 def _after_chunk(task: _Task, state, cfg) -> None:
-    """Stop the task when its rules are decided or its documents have run out; send it to the end when they can
-    never be decided early."""
-    if task.done >= task.n and task.looks[0] >= task.n:  # one look, at the end: nothing was stopped
+    """Stop the task when its rules are decided or its documents (or --max-docs) have run out; send it to the end
+    when they can never be decided early. A task with one look only, or sent to the end at its first look, was never
+    free to stop early: the gate judges it on fixed-n intervals (`method` null), as a plain run."""
+    cap = min(task.n, cfg.max_docs or task.n)
+    if task.looks == [task.done]:  # its one look, the first chunk, is its last
         task.method = None
-        task.reason = (f"all its {task.n} documents fit in the first chunk (--first-chunk {cfg.first_chunk}), so "
-                       "nothing could stop early: the gate judges it on fixed-n intervals, as a plain run")
+        task.reason = (f"all its {task.n} documents fit in the first chunk (--first-chunk {cfg.first_chunk})"
+                       if task.done == task.n else f"--max-docs {cfg.max_docs} is within the first chunk")
+        task.reason += ", so nothing could stop early: the gate judges it on fixed-n intervals, as a plain run"
     elif state.done:
         task.reason = "decided: every check on it passed or failed"
     elif state.to_the_end:
-        if task.done < task.n and (cfg.max_docs is None or task.done < cfg.max_docs):
-            task.looks = [k for k in task.looks if k <= task.done] + [min(task.n, cfg.max_docs or task.n)]
+        if task.done < cap:
+            if task.done == task.looks[0]:  # to the end from its first look: never free to stop
+                task.method = None
+            task.looks = [k for k in task.looks if k <= task.done] + [cap]
             return
         why = "; ".join(dict.fromkeys(state.to_the_end))
-        if task.done == task.n:
-            task.method, task.reason = None, f"ran to the end: {why}"
-        else:
-            task.reason = f"--max-docs {cfg.max_docs} reached; it could not stop earlier: {why}"
+        task.reason = (f"ran to the end: {why}" if task.done == task.n
+                       else f"--max-docs {cfg.max_docs} reached; it could not stop earlier: {why}")
     elif task.done >= task.n:
         task.reason = f"documents ran out, undecided: {', '.join(state.open)}"
-    elif cfg.max_docs is not None and task.done >= cfg.max_docs:
+    elif task.done >= cap:
         task.reason = f"--max-docs {cfg.max_docs} reached, undecided: {', '.join(state.open)}"
 
 

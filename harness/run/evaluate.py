@@ -22,12 +22,14 @@ if TYPE_CHECKING:
 
 def _simple_evaluate(engine: Engine, cfg: RunConfig, task_manager, task: str, task_obj, use_cache: str | None,
                      docs: list[int] | None = None) -> dict:
+    from contextlib import nullcontext
+
     import lm_eval
 
-    from harness.engines.lm_eval_patches import quiet_evaluator
+    from harness.engines.lm_eval_patches import fewshot_per_document, quiet_evaluator
 
     try:
-        with quiet_evaluator():
+        with quiet_evaluator(), (fewshot_per_document(cfg.seed) if docs is not None else nullcontext()):
             return lm_eval.simple_evaluate(
                 model=engine.lm, tasks=[task_obj if task_obj is not None else task], task_manager=task_manager,
                 limit=cfg.limit if docs is None else None, samples=None if docs is None else {task: docs},
