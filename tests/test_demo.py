@@ -94,10 +94,11 @@ def test_interrupted_demo_resumes_stage_by_stage(tmp_path):
     out = tmp_path / "d"
     # Ctrl-C as a terminal sends it. A test suite started in the background by a shell without job control
     # inherits SIGINT ignored (POSIX), and Python then installs no KeyboardInterrupt handler: the demo would run to
-    # its end. The child gets the default disposition back, as a process started from a terminal has.
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "demo", "--quick", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(out),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # its end. The child puts Python's handler back first, as a process started from a terminal has it.
+    start = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "from harness.cli.app import main; sys.exit(main())")
+    proc = subprocess.Popen([sys.executable, "-c", start, "demo", "--quick", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(out))
     ledger = out / "demo_stages.json"
     deadline = time.time() + 300
     while time.time() < deadline and not (ledger.is_file() and "base" in ledger.read_text()):
