@@ -46,7 +46,7 @@ def compare_pair(report: Report, task: str, metric: str, first: str, second: str
         return None
     info = report.runs[0].get("statistics") or {}
     c = stats.compare([a[d] for d in docs], [b[d] for d in docs], agg, int(info.get("resamples") or 1000),
-                      int(info.get("seed", stats.SEED)), None if clusters is None else [clusters.get(d, d) for d in docs])
+                      int(info.get("seed", stats.SEED)), comparisons.cluster_keys(clusters, docs))
     if c is None:
         return None
     return {"task": task, "metric": metric, "arm": second, "vs": first, "delta": c.delta, "ci95": c.ci95,

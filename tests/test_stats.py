@@ -32,6 +32,11 @@ def test_independent_draws_from_one_distribution():
     rng = np.random.default_rng(42)
     a, b = rng.normal(0.5, 0.2, 400).tolist(), rng.normal(0.5, 0.2, 400).tolist()
     c = stats.compare(a, b)
+    # a few values fall outside [0, 1]: no known range, so the largest change observed stands in, and says so
+    assert c.ci95[0] <= 0 <= c.ci95[1] and c.p_value >= 0.05
+    assert c.test == f"tango-score (range unknown: scaled by the largest change, {np.abs(np.subtract(b, a)).max():.4g})"
+    a, b = np.clip(a, 0, 1).tolist(), np.clip(b, 0, 1).tolist()
+    c = stats.compare(a, b)
     assert c.ci95[0] <= 0 <= c.ci95[1] and c.p_value >= 0.05 and c.test == "tango-score"
     x, y = rng.integers(0, 2, 400).tolist(), rng.integers(0, 2, 400).tolist()
     c = stats.compare(x, y)
@@ -129,13 +134,35 @@ def test_no_change_is_not_a_zero_width_interval():
     assert one_up.p_value > 0.05 and one_up.ci95[0] < 0 < one_up.ci95[1]  # not [0.000, +0.067] with p = 1
 
 
-def test_continuous_values_use_effective_counts():
-    """Token-F1-like differences: the score interval on effective counts; with values in {-1, 0, 1} it is exactly
-    the 0/1 interval, and scaling every difference by s scales the interval by s."""
-    d = np.array([1.0] * 6 + [-1.0] * 2 + [0.0] * 32)
-    scaled = score.score_compare(d * 0.25)
-    plain = score.score_compare(d)
-    assert scaled.ci95 == pytest.approx([v * 0.25 for v in plain.ci95]) and scaled.p_value == pytest.approx(plain.p_value)
+def test_continuous_values_enter_as_rounded_counts():
+    """Token-F1-like differences count as the expected counts of a rounding to -1/0/+1: eight documents up by 0.25
+    and four down by 0.25 get exactly the interval of 2 answers right->wrong and 1 wrong->right, whatever the sizes."""
+    d = np.array([0.25] * 8 + [-0.25] * 4 + [0.0] * 28)
+    table = np.array([1.0] * 2 + [-1.0] * 1 + [0.0] * 37)
+    scores, binary = score.score_compare(d), score.score_compare(table)
+    assert scores.ci95 == pytest.approx(binary.ci95) and scores.p_value == pytest.approx(binary.p_value)
+    assert scores.var_unit == pytest.approx(np.abs(d).mean())  # the churn the test itself uses
+
+
+def test_a_change_never_narrows_the_interval():
+    """The unseen change is priced in at the metric's range: adding a change (of any size, either sign) to a run
+    never narrows its interval, and tiny changes never make it narrower than no change at all (the old effective
+    counts, scaled by the size of the changes seen, made one change of 0.01 in 100 documents 90x narrower)."""
+    width = lambda c: c.ci95[1] - c.ci95[0]  # noqa: E731
+    for n in (10, 40, 100, 400):
+        none = stats.compare([0.5] * n, [0.5] * n)
+        tuned = [0.5] * n
+        previous = width(none)
+        for i, change in enumerate([0.01, -0.01, 0.3, -0.001, 0.5, -0.2, 0.01, -0.01][: n]):
+            tuned[i] = 0.5 + change
+            c = stats.compare([0.5] * n, tuned)
+            assert width(c) >= previous - 1e-12, (n, i)
+            previous = width(c)
+        tiny = stats.compare([0.5] * n, [0.51] + [0.5] * (n - 1))
+        assert width(tiny) >= width(none) and tiny.ci95[0] <= none.ci95[0] + 0.01 / n  # moved by no more than Δ
+
+
+def test_continuous_values_p_is_never_below_the_sign_flip_normal_approximation():
     rng = np.random.default_rng(3)
     base = np.where(rng.random(60) < 0.8, 0.5, rng.random(60))
     tuned = np.where(rng.random(60) < 0.85, base, rng.random(60))
@@ -356,3 +383,16 @@ def test_a_corpus_metric_needs_changed_documents():
         tuned = [[g, (p + 1) % 5] if i < k else [g, p] for i, (g, p) in enumerate(base)]
         c = stats.compare(base, tuned, "f1_macro", resamples=300)
         assert c.n_changed == k and (c.ci95 is not None) == has_ci and (c.mde is not None) == has_ci
+
+
+def test_a_document_without_a_cluster_never_joins_a_cluster_with_its_id():
+    """Questions q0..q9 on pages 0..4, and documents 3 and 4 without a `cluster` field: each is its own unit, not a
+    member of page 3 or 4 (65 units promised, 61 found, before)."""
+    from harness.core import comparisons
+
+    rows = [{"doc_id": f"q{i}", "cluster": i % 5} for i in range(10)] + [{"doc_id": 3}, {"doc_id": 4}]
+    keys = comparisons.cluster_keys(comparisons.doc_clusters(rows), [r["doc_id"] for r in rows])
+    assert len(set(keys)) == 5 + 2
+    assert keys[3] == keys[8] and keys[10] not in keys[:10] and keys[11] not in keys[:10]
+    base, tuned = [0.0] * 12, [1.0, 0.0] * 6
+    assert stats.compare(base, tuned, clusters=keys).n_clusters == 7

@@ -27,8 +27,14 @@ def doc_values(rows: list[dict], metric: str, flt: str | None, key: str = "doc_i
 def doc_clusters(rows: list[dict], key: str = "doc_id") -> dict | None:
     """The cluster key of each document (a task's `cluster` field, e.g. docqa's source page), or None when the
     task declares none: then every document is its own unit."""
-    out = {r[key]: r["cluster"] for r in rows if r.get("cluster") is not None}
+    out = {r[key]: ("cluster", r["cluster"]) for r in rows if r.get("cluster") is not None}
     return out or None
+
+
+def cluster_keys(clusters: dict | None, docs: list) -> list | None:
+    """One key per document: its cluster's, or, for a document without a `cluster` field, one of its own that no
+    cluster's can equal (doc 3 never joins a cluster whose key is 3)."""
+    return None if clusters is None else [str(clusters.get(d, ("document", d))) for d in docs]
 
 
 def aggregation(run: dict, task: str, metric: str) -> str:
@@ -36,7 +42,7 @@ def aggregation(run: dict, task: str, metric: str) -> str:
     return (run["tasks"].get(task, {}).get("aggregations") or {}).get(metric.split(":")[0], "mean")
 
 
-VERSION = 5  # the statistical contract run.json's comparisons follow; a report recomputes older ones in memory
+VERSION = 6  # the statistical contract run.json's comparisons follow; a report recomputes older ones in memory
 COUNT = "count"  # a count (yelp's n_parsed): it tells a comparison's n, it is no outcome to test or adjust for
 GROUPED = "macro_by_group"  # per-document values are [group, value]; the task's score is the mean of group means
 
@@ -116,15 +122,14 @@ def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = stats.SEED
         clusters = doc_clusters(samples(s["arm"], s["task"]))
         if s.get("ci95") is None and values:
             docs = list(values)
-            s["ci95"] = stats.value_ci([values[d] for d in docs], agg, resamples, seed,
-                                       None if clusters is None else [clusters.get(d, d) for d in docs])
+            s["ci95"] = stats.value_ci([values[d] for d in docs], agg, resamples, seed, cluster_keys(clusters, docs))
         if s["arm"] != BASE_ARM or agg == COUNT:
             continue
         for arm in adapter_arms(run):
             tuned, _ = metric_values(s, arm)
             docs = sorted(set(values) & set(tuned))
-            cl = None if clusters is None else [clusters.get(d, d) for d in docs]
-            c = stats.compare([values[d] for d in docs], [tuned[d] for d in docs], agg, resamples, seed, cl)
+            c = stats.compare([values[d] for d in docs], [tuned[d] for d in docs], agg, resamples, seed,
+                              cluster_keys(clusters, docs))
             if c is not None:
                 comparisons.append(_record(s, arm, c, run))
     run["comparisons"] = comparisons
@@ -133,8 +138,9 @@ def fill(run: dict, run_dir: Path, resamples: int = 1000, seed: int = stats.SEED
         "version": VERSION, "resamples": resamples, "seed": seed, "alpha": stats.ALPHA, "min_pairs": stats.MIN_PAIRS,
         "min_pairs_corpus": stats.MIN_PAIRS_CORPUS, "min_clusters": stats.MIN_CLUSTERS,
         "min_changed_corpus": stats.MIN_CHANGED_CORPUS,
-        "ci": "per comparison, 95%: Tango's score interval for means of per-document values (on effective counts "
-              "for values other than 0/1), p the larger of McNemar's score test and its exact mid-p test, the "
+        "ci": "per comparison, 95%: Tango's score interval for means of per-document values (on the expected "
+              "counts of a randomized rounding to -1/0/+1 for values other than 0/1: unseen changes priced in at the "
+              "metric's range), p the larger of McNemar's score test and its exact mid-p test, the "
               "interval widened to 0 where they disagree; the expanded percentile paired bootstrap, significant only "
               "with the paired permutation test, for corpus metrics (at least "
               f"{stats.MIN_CHANGED_CORPUS} changed documents); clusters by design effect or cluster bootstrap",

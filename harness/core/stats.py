@@ -5,9 +5,10 @@ question, a perplexity document with all its windows). The contract, validated b
 (benchmarks/simulate.py, tests/test_stats_simulation.py; the README shows its table):
 
 - Means of per-document values (accuracy, exact match, token F1, per-answer scores): Tango's score interval for
-  the difference of paired proportions, on effective counts for values other than 0/1 (harness.core.score); p is
+  the difference of paired proportions, on rounded counts for values other than 0/1 (harness.core.score); p is
   the larger of McNemar's score test and McNemar's exact mid-p test, the interval widened to 0 where they disagree.
-  It stays honest when few answers change.
+  It stays honest when few answers change. Values in [0, 1] other than 0/1 enter as the expected counts of a
+  randomized rounding to {-1, 0, +1}: any change the sample did not show is priced in at the metric's full range.
 - Corpus metrics (F1 over classes, corpus ROUGE/BLEU, perplexity from summed NLL, macro averages by group): a
   paired bootstrap over documents, the metric recomputed on each resample, with the expanded percentile interval,
   significant only when the paired permutation test agrees (harness.core.bootstrap). Resamples are doubled while
@@ -51,7 +52,7 @@ from harness.core.decision import (
     too_small,
 )
 from harness.core.multiplicity import adjust
-from harness.core.score import design_effect, score_compare
+from harness.core.score import design_effect, score_compare, value_range
 
 __all__ = ["ALPHA", "MIN_CHANGED_CORPUS", "MIN_CLUSTERS", "MIN_PAIRS", "MIN_PAIRS_CORPUS", "N_TOO_SMALL", "SEED", "Comparison", "adjust",
            "compare", "n_needed", "too_small", "value_ci"]
@@ -100,7 +101,7 @@ def _compare(base, tuned, aggregation, resamples, seed, cl) -> Comparison | None
         (a, factor), (b, _) = means
         if n < MIN_PAIRS or (k is not None and k < MIN_CLUSTERS):
             return Comparison(float((b.mean() - a.mean()) * factor), None, None, N_TOO_SMALL, n, n_clusters=k)
-        return score_compare(b - a, factor, cl)
+        return score_compare(b - a, factor, cl, value_range(np.concatenate([a, b])) if factor == 1.0 else 1.0)
     spec = aggregations.spec(aggregation)
     if spec is None:
         return None
