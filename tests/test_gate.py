@@ -9,6 +9,7 @@ import math
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from statistics import NormalDist
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ import yaml
 from conftest import ENGINE_TASKS
 
 from harness.cli.app import main
-from harness.core import results
+from harness.core import power, results
 from harness.gate import checks
 from harness.gate import judge as gate
 
@@ -29,8 +30,25 @@ Z = NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(0.8)  # two-sided 5%, pow
 
 
 def needed(var_unit: float, effect: float) -> int:
-    """Documents needed to show a drop smaller than `effect`, computed here from the normal approximation."""
-    return math.ceil(Z * Z * var_unit / effect ** 2)
+    """Documents at which a 0/1 comparison at churn `var_unit` clears -effect 80% of the time when nothing changed
+    (harness.core.power; test_the_needed_n_is_exact checks it by enumerating every table here)."""
+    return power.n_needed_exact(var_unit, effect, kind="noninferiority")
+
+
+def clears_rate(n: int, churn: float, budget: float, delta: float = 0.0, top: int = 90) -> float:
+    """The chance that the interval's lower bound is above -budget (Tango's Z(-budget) >= z_.975, score.tango_z as
+    score_compare uses it), summed over every table of up to `top` changes when P(+1) = (c + delta) / 2 and
+    P(-1) = (c - delta) / 2."""
+    from scipy.stats import multinomial
+
+    from harness.core import score
+
+    up, down = (churn + delta) / 2, (churn - delta) / 2
+    x, y = (a.ravel() for a in np.meshgrid(np.arange(top + 1), np.arange(top + 1)))
+    x, y = x[x + y <= min(top, n)], y[x + y <= min(top, n)]
+    w = np.exp(multinomial.logpmf(np.stack([x, y, n - x - y], -1), n, [up, down, 1 - up - down]))
+    passes = [score.tango_z(a, b, n, -budget) >= NormalDist().inv_cdf(0.975) for a, b in zip(x, y)]
+    return float(np.sum(w * np.array(passes)))
 
 
 def write_rules(tmp_path, *rules) -> Path:
@@ -79,7 +97,8 @@ def lines(out: str) -> list[str]:
 
 # (rule, expected exit code) on the golden run, whose comparisons (adapter - base, 95% CI) are: yelp f1_macro
 # lora_r8 +0.32 [+0.12, +0.54], lora_r16 +0.24 [-0.00, +0.50]; yelp unparseable_rate (lower is better) -0.175 with
-# the whole CI below 0 for both; docqa rougeL +0.23 [+0.05, +0.33] / +0.20 [-0.04, +0.36]; general_qa f1 -0.10
+# the whole CI below 0 for both; yelp accuracy +0.35 [+0.13, +0.54] / +0.28 [+0.02, +0.49]; docqa rougeL +0.23
+# [-0.10, +0.53] / +0.20 [-0.17, +0.52] (12 questions: every unseen change priced at the full range); general_qa f1 -0.10
 # [-0.34, +0.16] / +0.03 [-0.22, +0.28]; perplexity n = 6, too small for a test.
 CASES = [
     ({"kind": "floor", "task": "yelp", "metric": "f1_macro", "value": 0.6}, 0),
@@ -89,8 +108,8 @@ CASES = [
     ({"kind": "ceiling", "task": "yelp", "metric": "unparseable_rate", "value": 0.05}, 0),
     ({"kind": "ceiling", "task": "yelp", "metric": "unparseable_rate", "arm": "base", "value": 0.05}, 1),
     # improves: require_ci is the default; the lower bound must clear the margin
-    ({"kind": "improves", "task": "docqa", "metric": "rougeL"}, 1),  # lora_r16's lower bound is below 0
-    ({"kind": "improves", "task": "docqa", "metric": "rougeL", "arm": "lora_r8"}, 0),
+    ({"kind": "improves", "task": "docqa", "metric": "rougeL"}, 1),  # both lower bounds below 0 at n = 12
+    ({"kind": "improves", "task": "yelp", "metric": "accuracy", "arm": "lora_r8"}, 0),  # +0.35 [+0.13, +0.54]
     ({"kind": "improves", "task": "docqa", "metric": "rougeL", "arm": "lora_r8", "margin": 0.15}, 1),  # gain 0.23, bound 0.05
     ({"kind": "improves", "task": "docqa", "metric": "rougeL", "margin": 0.15, "require_ci": False}, 0),
     ({"kind": "improves", "task": "docqa", "metric": "rougeL", "margin": 0.22, "require_ci": False}, 1),
@@ -163,28 +182,27 @@ def test_forgetting_is_non_inferiority(tmp_path, capsys, fields, budget, code, s
     assert said in line, line
 
 
-def test_the_needed_n_uses_the_planning_formula():
-    # 0.09 per-document variance, budget 0.05: (1.95996 + 0.84162)^2 * 0.09 / 0.05^2 = 282.56, so 283
-    assert needed(0.09, 0.05) == 283
-    ch = checks.Change(-0.03, (-0.1176, 0.0), 40, None, 0, 0.09, "question", False, "")
+def test_the_needed_n_is_exact():
+    """Churn 0.09, budget 0.05: 310 questions clear -0.05 80% of the time when nothing changed, 309 do not, and the
+    normal approximation's (1.95996 + 0.84162)^2 * 0.09 / 0.05^2 = 282.56, so 283, clears it 76% of the time."""
+    assert needed(0.09, 0.05) == 310 and math.ceil(Z * Z * 0.09 / 0.05 ** 2) == 283
+    assert clears_rate(310, 0.09, 0.05) >= 0.8 > clears_rate(309, 0.09, 0.05)
+    assert clears_rate(283, 0.09, 0.05) < 0.77
+    ch = checks.Change(-0.03, (-0.1176, 0.0), 40, None, 0, 0.09, "question", False, "", design=(1.0, 1.0))
     assert checks.within(ch, 0.05, "budget") == (False, "lower bound -0.1176 <= -0.05: inconclusive: n = 40 cannot "
-                                                        "show a drop smaller than 0.05; about 283 questions would, if "
+                                                        "show a drop smaller than 0.05; about 310 questions would, if "
                                                         "the adapter changed nothing (at the churn observed)")
     assert checks.within(ch, 0.2, "budget") == (True, "lower bound -0.1176 > -0.2: within the budget")
+    # a corpus metric's variance (no design): the normal approximation
+    assert "about 283 questions would" in checks.within(replace(ch, design=None), 0.05, "budget")[1]
 
 
 def test_the_needed_n_is_what_passes_when_nothing_changed_not_when_the_drop_is_at_the_budget():
-    """What "about N would" promises, by simulation at the normal approximation the gate's interval follows: with no
-    true change, N documents clear -budget about 80% of the time; with a true drop at the budget, about 2.5%."""
-    rng = np.random.default_rng(0)
-    var, budget = 0.09, 0.05
-    n = needed(var, budget)
-    se = math.sqrt(var / n)
-    for truth, lo, hi in ((0.0, 0.76, 0.84), (-budget, 0.01, 0.04)):
-        runs = [checks.Change(g, (g - 1.959964 * se, g + 1.959964 * se), n, None, 0, var, "question", False, "")
-                for g in rng.normal(truth, se, 4000)]
-        passed = sum(checks.within(ch, budget, "budget")[0] for ch in runs) / len(runs)
-        assert lo <= passed <= hi, (truth, passed)
+    """What "about N would" promises, over every table: with no true change, N documents clear -budget 80% of the
+    time; with a true drop at the budget, about 2.5%."""
+    n = needed(0.09, 0.05)
+    assert 0.8 <= clears_rate(n, 0.09, 0.05) <= 0.83
+    assert 0.01 <= clears_rate(n, 0.09, 0.05, delta=-0.05) <= 0.03
 
 
 def _count_scale(run):
@@ -251,7 +269,7 @@ def test_every_line_shows_the_interval_n_and_what_decided(tmp_path, capsys):
     rules = [{"kind": "floor", "task": "yelp", "metric": "f1_macro", "arm": "lora_r8", "value": 0.1},
              {"kind": "ceiling", "task": "yelp", "metric": "f1_macro", "arm": "lora_r8", "value": 0.2},
              {"kind": "forgetting", "task": "general_qa", "metric": "f1", "arm": "lora_r8", "budget": 0.9},
-             {"kind": "improves", "task": "docqa", "metric": "rougeL", "arm": "lora_r8"}]
+             {"kind": "improves", "task": "yelp", "metric": "accuracy", "arm": "lora_r8"}]
     assert run_gate(tmp_path, *rules, run=run) == 1
     out = lines(capsys.readouterr().out)
     lo, hi = f1["lora_r8"]["ci95"]
@@ -259,7 +277,7 @@ def test_every_line_shows_the_interval_n_and_what_decided(tmp_path, capsys):
     assert out[1] == f"BAD lora_r8 yelp/f1_macro: {f1['lora_r8']['value']:.4f} [95% CI {lo:.4f}, {hi:.4f}] (n=40) > the ceiling 0.2"
     assert re.fullmatch(r"ok  lora_r8 general_qa/f1: change -0\.1000 \[95% CI -0\.\d{4}, \+0\.\d{4}\] "
                         r"\(n=30, 12 clusters, 3 missing\): lower bound -0\.\d{4} > -0\.9: within the budget", out[2]), out[2]
-    assert re.fullmatch(r"ok  lora_r8 docqa/rougeL: change \+0\.2333 \[95% CI \+0\.\d{4}, \+0\.\d{4}\] \(n=12\): "
+    assert re.fullmatch(r"ok  lora_r8 yelp/accuracy: change \+0\.3500 \[95% CI \+0\.\d{4}, \+0\.\d{4}\] \(n=40\): "
                         r"lower bound \+0\.\d{4} > margin 0: improves", out[3]), out[3]
 
 
@@ -335,11 +353,11 @@ def test_no_regression_inconclusive_names_the_n(tmp_path, capsys, monkeypatch):
     assert run_gate(tmp_path, {"kind": "no_regression", "task": "t", "metric": "acc", "tolerance": 0.05},
                     run=cand, baseline=base) == 1
     (line,) = lines(capsys.readouterr().out)
-    # 0.05 * (1.95996 + 0.84162)^2 / 0.05^2 = 156.98: 157 questions
+    # churn 0.05, tolerance 0.05: 205 questions (the normal approximation's 157 would pass 67% of the time)
     assert line.endswith("paired change -0.0200 [95% CI -0.0800, +0.0400] (n=50, 2 missing): lower bound -0.0800 "
                          f"<= -0.05: inconclusive: n = 50 cannot show a drop smaller than 0.05; about {needed(0.05, 0.05)} "
                          "questions would, if the candidate changed nothing (at the churn observed)"), line
-    assert needed(0.05, 0.05) == 157
+    assert needed(0.05, 0.05) == 205
     # a drop at the tolerance itself: the n with its assumption, and the warning that more would rather confirm it
     monkeypatch.setattr(checks, "paired_vs_baseline",
                         lambda *a: (SimpleNamespace(**{**vars(fake), "delta": -0.05, "ci95": [-0.11, 0.01]}), "mean"))
@@ -415,7 +433,7 @@ def test_junit_json_and_step_summary(tmp_path, monkeypatch):
     verdict = json.loads((tmp_path / "gate.json").read_text())
     assert verdict["passed"] is False and [r["passed"] for r in verdict["rules"]] == [True, False, True]
     improves = verdict["rules"][2]["checks"][0]
-    assert improves["n"] == 12 and len(improves["ci95"]) == 2 and improves["ci95"][0] > 0
+    assert improves["n"] == 40 and len(improves["ci95"]) == 2 and improves["ci95"][0] > 0
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "Adapter gate: ❌ FAIL" in text and "2 of 3 rules passed" in text
 

@@ -1,5 +1,6 @@
-"""`harness plan`: the documents (and clusters) a pilot run's comparisons need to detect an effect, checked against
-the textbook formula computed here, and bad input answered in one line, exit 2."""
+"""`harness plan`: the documents (and clusters) a pilot run's comparisons need to detect an effect: exact for means
+of per-document values (harness.core.power, itself checked table by table in tests/test_power.py), the textbook
+formula computed here for a corpus metric; and bad input answered in one line, exit 2."""
 
 from __future__ import annotations
 
@@ -9,13 +10,22 @@ import math
 import pytest
 
 from harness.cli.app import main
-from harness.core import results
+from harness.core import power, results
 
 Z_975, Z_80, Z_90 = 1.959964, 0.841621, 1.281552
 
 
 def expected(var: float, effect: float, z_power: float = Z_80) -> int:
+    """The normal approximation, what a corpus metric (a bootstrap's variance) is planned with."""
     return math.ceil((Z_975 + z_power) ** 2 * var / effect ** 2)
+
+
+def exact(var: float, effect: float, power_: float = 0.8, deff: float = 1.0) -> int:
+    """A mean of per-document values: the smallest effective n at which the shipped test detects `effect`, at the
+    churn var / deff, back to documents; power reached there and not one effective document before."""
+    n = power.n_needed_exact(var / deff, effect, power_)
+    assert power.power_at(n, var / deff, effect) >= power_ > power.power_at(n - 1, var / deff, effect)
+    return math.ceil(deff * n)
 
 
 def _comparison(task, metric, **fields) -> dict:
@@ -28,7 +38,9 @@ def _comparison(task, metric, **fields) -> dict:
 
 COMPARISONS = [
     _comparison("general_qa", "f1", var_unit=0.0731, mde=0.0535),
-    _comparison("docqa", "rougeL", n=120, n_clusters=24, var_unit=0.1337, mde=0.094),
+    _comparison("docqa", "rougeL", n=120, n_clusters=24, var_unit=0.1337, mde=0.094,
+                test="tango-score (clustered: 24 clusters, design effect 1.50)"),
+    _comparison("yelp", "f1_macro", var_unit=0.25, test="paired-bootstrap+permutation"),
     _comparison("docqa", "rougeL_corpus", n=12, var_unit=None, mde=None, ci95=None, p_value=None, min_n=20,
                 n_too_small=True, test="n too small"),
     _comparison("general_mc", "acc", var_unit=0.0, mde=None),
@@ -61,23 +73,29 @@ def test_documents_and_clusters_needed(tmp_path, capsys):
     out = _json(capsys, str(pilot), "--effect", "0.02")
     rows = {r["metric"]: r for r in out["rows"]}
     assert "acc[astronomy]" not in rows, "descriptive per-group rows only with --all"
-    assert rows["f1"]["documents"] == expected(0.0731, 0.02) == 1435 and rows["f1"]["clusters"] is None
-    docs = expected(0.1337, 0.02)
-    assert rows["rougeL"]["documents"] == docs == 2624
-    assert rows["rougeL"]["clusters"] == math.ceil(docs / (120 / 24)) == 525  # documents / mean cluster size
+    assert rows["f1"]["documents"] == exact(0.0731, 0.02) == 1419 and rows["f1"]["clusters"] is None
+    assert expected(0.0731, 0.02) == 1435  # the normal approximation asked a little more here (104 changes)
+    assert rows["f1"]["method"] == "exact" and rows["f1"]["note"] == ""
+    docs = exact(0.1337, 0.02, deff=1.5)  # 1736 effective questions at churn 0.0891
+    assert rows["rougeL"]["documents"] == docs == 2604
+    assert rows["rougeL"]["clusters"] == math.ceil(docs / (120 / 24)) == 521  # documents / mean cluster size
+    assert rows["f1_macro"]["documents"] == expected(0.25, 0.02) == 4906 and rows["f1_macro"]["method"] == "normal"
+    assert rows["f1_macro"]["note"] == "normal approximation (a corpus metric)"
     assert rows["rougeL_corpus"]["documents"] is None and "n too small" in rows["rougeL_corpus"]["note"]
     assert rows["acc"]["documents"] is None and "no paired difference varies" in rows["acc"]["note"]
     # another power and effect
     rows = {r["metric"]: r for r in _json(capsys, str(pilot), "--effect", "0.05", "--power", "0.9", "--all")["rows"]}
-    assert rows["f1"]["documents"] == expected(0.0731, 0.05, Z_90) == 308
-    assert rows["acc[astronomy]"]["documents"] == expected(0.0917, 0.05, Z_90)
+    assert rows["f1"]["documents"] == exact(0.0731, 0.05, 0.9) == 274
+    assert rows["acc[astronomy]"]["documents"] == exact(0.0917, 0.05, 0.9)
+    assert rows["f1_macro"]["documents"] == expected(0.25, 0.05, Z_90)
 
 
 def test_the_table_states_the_method_and_the_numbers(tmp_path, capsys):
     assert main(["plan", str(_pilot(tmp_path)), "--effect", "0.02"]) == 0
     out = capsys.readouterr().out
-    assert "with 80% power at two-sided 5%" in out and "(z_.975 + z_power)^2 x var_unit / effect^2" in out
-    assert "1435 questions" in out and "2624 questions" in out and "525" in out
+    assert "with 80% power at two-sided 5%" in out and "computed exactly for a 0/1 outcome" in out
+    assert "for a corpus metric, the normal approximation n = (z_.975 + z_power)^2 x var_unit / effect^2" in out
+    assert "1419 questions" in out and "2604 questions" in out and "521" in out and "4906 questions" in out
     assert "1 descriptive per-group rows left out" in out
     factor = ((2.497705 + Z_80) / (Z_975 + Z_80)) ** 2  # Holm's strictest step over 4: z_{1 - 0.025/4}
     assert f"about {factor:.2f}x these documents" in out
@@ -112,7 +130,7 @@ def test_units_are_pluralised_by_their_first_word(tmp_path, capsys):
     assert main(["plan", str(_pilot(tmp_path, rows)), "--effect", "0.02"]) == 0
     out = capsys.readouterr().out
     assert "pilot on at least 20 documents (all its windows together)" in out
-    assert f"{expected(0.01, 0.02)} documents (all its windows together)" in out
+    assert f"{exact(0.01, 0.02)} documents (all its windows together)" in out
     assert "at the pilot's 2 documents (all its windows together) per cluster" in out
     assert "together)s" not in out
 

@@ -218,14 +218,24 @@ def test_holm_and_bh_against_hand_computation():
         stats.adjust(p, "bonferonni")
 
 
-def test_mde_and_n_needed_are_the_normal_approximation():
-    from scipy.stats import norm
+def test_mde_and_n_needed_are_exact_for_means():
+    """4 gains in 60: the MDE (0.109) is beyond the churn (0.067), so at the MDE every change goes the one way and
+    the test rejects when at least k documents change, k found here through compare itself: power is a binomial
+    tail, 80% exactly, where the normal approximation's MDE (0.093) is detected 67% of the time."""
+    from scipy.stats import binom, norm
+
+    from harness.core import power
 
     base, tuned = [0] * 60, [1] * 4 + [0] * 2 + [0] * 54  # 4 gains, 0 losses... and 2 documents unchanged at 0
     c = stats.compare(base, tuned)
+    assert c.var_unit == pytest.approx(4 / 60) and c.mde == pytest.approx(power.mde_exact(60, 4 / 60))
+    k = next(k for k in range(1, 61) if stats.compare([0] * 60, [1] * k + [0] * (60 - k)).significant)
+    assert k == 5 and binom.sf(k - 1, 60, c.mde) == pytest.approx(0.8, abs=1e-4)
     z = norm.isf(0.025) + norm.ppf(0.8)
-    assert c.var_unit == pytest.approx(4 / 60) and c.mde == pytest.approx(z * np.sqrt(4 / 60 / 60))
-    assert stats.n_needed(c.var_unit, 0.05) == int(np.ceil(z * z * (4 / 60) / 0.05 ** 2))
+    assert binom.sf(k - 1, 60, z * np.sqrt(4 / 60 / 60)) < 0.7
+    n = stats.n_needed(c.var_unit, 0.05, design=power.design(c.test))
+    assert n == power.n_needed_exact(4 / 60, 0.05) and power.power_at(n, 4 / 60, 0.05) >= 0.8
+    assert stats.n_needed(c.var_unit, 0.05) == int(np.ceil(z * z * (4 / 60) / 0.05 ** 2))  # no design: normal
 
 
 def test_wilson_interval_for_proportions():

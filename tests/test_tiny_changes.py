@@ -6,8 +6,8 @@ assumed every unseen change was as small as the ones seen. Now it stays inconclu
 
 from __future__ import annotations
 
-from pathlib import Path
 import re
+from pathlib import Path
 
 import pytest
 import yaml

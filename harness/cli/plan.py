@@ -14,8 +14,10 @@ def add_parser(sub) -> None:
     p = sub.add_parser("plan", help="documents needed to detect an effect, from a pilot run",
                        description="From a pilot run's comparisons (their per-document variance, design effect "
                                    "included), the documents each (task, metric, adapter) needs to detect a change "
-                                   "of --effect with --power at two-sided 5%: n = (z_.975 + z_power)^2 * var_unit "
-                                   "/ effect^2, and the clusters that makes at the pilot's mean cluster size.")
+                                   "of --effect with --power at two-sided 5%: for a mean of per-document values "
+                                   "the smallest n at which the test as shipped does (computed exactly); for a "
+                                   "corpus metric n = (z_.975 + z_power)^2 * var_unit / effect^2; and the clusters "
+                                   "that makes at the pilot's mean cluster size.")
     p.add_argument("run", type=user_path, metavar="RUN_DIR", help="the pilot run")
     p.add_argument("--effect", type=float, required=True,
                    help="the change to detect, in each metric's own units (0.02: two points of accuracy)")
@@ -72,21 +74,26 @@ def _why_not(c: dict) -> str:
 
 def plan_row(c: dict, effect: float, power: float) -> dict:
     """One comparison's plan: the documents (and clusters) needed, or why there is no answer."""
+    from harness.core.power import design
     from harness.core.stats import n_needed
 
     row = {"task": c.get("task"), "metric": c.get("metric"), "arm": c.get("arm"), "unit": c.get("unit") or "document",
            "pilot_n": c.get("n"), "pilot_clusters": c.get("n_clusters"), "pilot_mde": c.get("mde"),
-           "documents": None, "clusters": None, "note": ""}
+           "documents": None, "clusters": None, "method": None, "note": ""}
     var = c.get("var_unit")
     usable = isinstance(var, (int, float)) and not isinstance(var, bool) and math.isfinite(var) and var > 0
     if c.get("n_too_small") or not usable:
         row["note"] = _why_not(c)
         return row
-    row["documents"] = n_needed(var, effect, power)
+    shape = design(c.get("test"))
+    row["documents"] = n_needed(var, effect, power, design=shape)
+    row["method"] = "normal" if shape is None else "exact"
+    notes = [] if shape else ["normal approximation (a corpus metric)"]
     k, n = c.get("n_clusters"), c.get("n")
     if isinstance(k, int) and k > 0 and isinstance(n, int) and n > 0:
         row["clusters"] = math.ceil(row["documents"] * k / n)  # documents / the pilot's mean cluster size
-        row["note"] = f"at the pilot's {n / k:.3g} {_units(c)} per cluster"
+        notes.append(f"at the pilot's {n / k:.3g} {_units(c)} per cluster")
+    row["note"] = "; ".join(notes)
     return row
 
 
@@ -141,9 +148,11 @@ def _cmd_plan(a) -> int:
         print(json.dumps({"effect": a.effect, "power": a.power, "alpha": 0.05, "rows": rows}, indent=2))
         return 0
     print(f"Documents needed to detect a change of {a.effect:g} (in each metric's units) with {a.power:.0%} power at "
-          f"two-sided 5%, from the pilot {a.run}: n = (z_.975 + z_power)^2 x var_unit / effect^2, var_unit the "
-          "variance of one document's paired difference (design effect included); clusters = n / the pilot's mean "
-          "cluster size.")
+          f"two-sided 5%, from the pilot {a.run}: for a mean of per-document values, the smallest n at which the "
+          "test as shipped detects it, computed exactly for a 0/1 outcome with the churn observed (var_unit, the "
+          "variance of one document's paired difference if nothing changed; at the effective n = n / design "
+          "effect for clusters); for a corpus metric, the normal approximation n = (z_.975 + z_power)^2 x var_unit "
+          "/ effect^2, var_unit from the bootstrap; clusters = n / the pilot's mean cluster size.")
     print(_table(rows))
     left_out = len(run["comparisons"]) - len(comparisons)
     if left_out:

@@ -1,8 +1,9 @@
 """The one decision every comparison makes: the record, its thresholds, and the rule that CI and p-value agree.
 
 A leaf module so that both test families (harness.core.score, harness.core.bootstrap) share it without importing
-harness.core.stats, which imports them. Power: every comparison's `mde` and n_needed() for planning use the normal
-approximation (z_{0.975} + z_{0.8}) * standard error.
+harness.core.stats, which imports them. Power: for means of per-document values, every comparison's `mde` and
+n_needed() for planning are exact (harness.core.power: the shipped test evaluated on every table); for corpus
+metrics they are the normal approximation (z_{0.975} + z_{0.8}) * standard error.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ class Comparison:
     mc_error: float | None = None  # Monte Carlo standard error of p (resampled tests only)
     resamples: int | None = None  # resamples actually drawn (resampled tests only)
     n_changed: int | None = None  # documents whose values differ between the arms (corpus metrics)
+    ci_margin: list[float] | None = None  # the CI continuity-corrected by one document: what a margin test reads
+    # "n too small" only: units (documents, or clusters) whose own value rose / fell, and the exact sign-flip p
+    # (harness.core.signflip), which is never the comparison's p_value: it joins no family and decides no gate
+    n_up: int | None = None
+    n_down: int | None = None
+    p_exact: float | None = None
 
     @property
     def significant(self) -> bool:
@@ -58,9 +65,17 @@ def too_small(n: int | None, min_n: int | None, n_clusters: int | None, min_clus
     return f"{n if n is None else int(n)} documents < {int(min_n)}"
 
 
-def n_needed(var_unit: float, effect: float, power: float = POWER) -> int:
-    """Documents needed to detect `effect` with `power` at two-sided ALPHA, for a per-document variance `var_unit`
-    of the paired difference (the normal approximation every comparison's mde uses)."""
+def n_needed(var_unit: float, effect: float, power: float = POWER, design: tuple[float, float] | None = None,
+             kind: str = "detect") -> int:
+    """Documents needed for `effect` with `power`, from the per-document variance `var_unit` of the paired
+    difference. With `design` (power.design of a score_compare test: its design effect and scale), exact
+    (harness.core.power): kind "detect", the two-sided test at ALPHA detecting a true `effect`; "noninferiority",
+    the check with budget `effect` passing when nothing changed. Without (a corpus metric's bootstrap variance),
+    the normal approximation (z_.975 + z_power)^2 var_unit / effect^2 for both."""
+    if design is not None:
+        from harness.core.power import documents_needed
+
+        return documents_needed(var_unit, effect, power, *design, kind=kind)
     from scipy.stats import norm
 
     z = float(norm.isf(ALPHA / 2) + norm.ppf(power))

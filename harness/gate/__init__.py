@@ -9,7 +9,7 @@ Rules (YAML, validated whole before anything is evaluated; every problem listed 
                  test on the documents both scored, always computed) > -tolerance (required, > 0)
   forgetting     non-inferiority on general tasks: the 95% CI's lower bound of adapter - base > -budget (required,
                  > 0). For both: the whole CI below -budget fails as "drop beyond the budget"; a CI across it fails
-                 as "inconclusive: n = 40 cannot show a drop smaller than 0.05; about 283 questions would, if the
+                 as "inconclusive: n = 40 cannot show a drop smaller than 0.05; about 310 questions would, if the
                  adapter changed nothing (at the churn observed)" (from the comparison's var_unit; no N when the
                  observed change is at or beyond the budget); no CI ("n too small", no test) fails with that reason
   not_degenerate a classification task's arm answers at least min_classes classes (default 2) and no one answer
