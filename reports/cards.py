@@ -104,7 +104,7 @@ def _delta(report: Report, c: dict) -> str:
     if isinstance(c.get("ci95"), list):
         return shown
     if c.get("test") == stats.N_TOO_SMALL:
-        return f"{shown} (n too small: {text.too_small(c)})"
+        return f"{shown} ({text.small_text(c)})"
     return f"{shown} (no CI: {tables.no_ci_reason(report, c.get('n'), c.get('task'))})"
 
 
@@ -146,7 +146,9 @@ def deltas_section(report: Report, arm: str, own: list[dict], forgetting: list[d
              markdown.esc(c["verdict"])] for c in forgetting]
     out += (_table(["task", "metric", "n (MDE)", "Δ [95% CI]", "adjusted p", "verdict"], rows)
             + ["", "Read as non-inferiority: \"rules out a drop larger than X\" is the CI's bound on the bad side, "
-                   "to set against the drop you can accept; a probe too small for a verdict says so."]) if rows else \
+                   "to set against the drop you can accept (never past the base's own score: a probe whose base "
+                   "scores less than the bound cannot show forgetting at all); a probe too small for a verdict says "
+                   "so."]) if rows else \
         ["No general-task probe (general_qa, general_mc) was run: forgetting was not measured."]
     return out
 

@@ -173,7 +173,11 @@ def statistics_note(report: Report) -> list[str]:
         f"With fewer than {info.get('min_pairs', stats.MIN_PAIRS)} paired documents "
         f"({info.get('min_pairs_corpus', stats.MIN_PAIRS_CORPUS)} for corpus metrics, "
         f"{info.get('min_clusters', stats.MIN_CLUSTERS)} clusters) a comparison reads \"n too small\": no CI, no "
-        "p-value, no star, no verdict. " + _few_changed(index, info) + " Per-arm values in the task tables: Wilson "
+        "p-value, no star, no verdict. Beside it stand how many documents (or clusters) went each way and the exact "
+        "paired sign-flip test, valid at any n (\"6 of 6 documents worse, exact p = 0.031\"; 2/2^m is the least p "
+        "m changed documents can give), unadjusted and outside the family; the Verdict lists a task worse by it "
+        "(p < 0.05) and names every task it could not judge. " + _few_changed(index, info) + " Per-arm values in the "
+        "task tables: Wilson "
         "intervals for proportions (on the effective n for other values in [0, 1] and for clusters), a t interval "
         "for other means, the percentile bootstrap for corpus metrics.",
     ]
@@ -185,8 +189,8 @@ def forgetting_caption(report: Report) -> str:
             f"\"significant drop\": significant after the {name} adjustment over {family_words(report)}. \"rules "
             "out a drop larger than X\": the 95% CI's bound on the bad side is at −X, so a drop larger than X is "
             "excluded and a smaller one is not; set X against the drop you can accept (a gate's forgetting budget). "
-            "\"n too small\": too few documents (for a corpus metric, or too few whose values changed) for any "
-            "verdict. MDE: the change the comparison would detect with 80% power at two-sided 5%. "
+            "\"n too small\": too few documents (for a corpus metric, or too few whose values changed) for an "
+            "interval; the exact sign-flip p beside it (unadjusted) can still show a change. MDE: the change the comparison would detect with 80% power at two-sided 5%. "
             f"p: raw, then {name}-adjusted; per-group rows are descriptive (no adjusted p).")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from harness.core import sequential
 from reports import numbers
 from reports.data import Report
+from reports.text import bound_text
 
 
 def early(report: Report, task: str) -> tuple[dict, dict] | None:
@@ -42,12 +43,11 @@ def worse(c: dict, bounds: tuple[float, float]) -> bool:
     return bounds[1] < 0 if c.get("higher_is_better") is not False else bounds[0] > 0
 
 
-def non_inferiority(c: dict, bounds: tuple[float, float]) -> str:
-    """'rules out a drop larger than 0.0387' (or a rise, where lower is better), read on the bounds."""
+def non_inferiority(c: dict, bounds: tuple[float, float], base=None) -> str:
+    """'rules out a drop larger than 0.0387' (or a rise, where lower is better), read on the bounds; never a bound
+    past the base's own score `base` (reports.text.bound_text)."""
     hib = c.get("higher_is_better") is not False
-    word = "drop" if hib else "rise"
-    bad = -bounds[0] if hib else bounds[1]
-    return f"rules out any {word}" if bad <= 0 else f"rules out a {word} larger than {numbers.value(bad)}"
+    return bound_text(hib, -bounds[0] if hib else bounds[1], base)
 
 
 def of_n(report: Report, task: str) -> str:

@@ -104,8 +104,55 @@ def comparison_text(c: dict | None) -> str:
     if not c or numbers.missing(c.get("delta")):
         return numbers.MISSING
     if c.get("test") == stats.N_TOO_SMALL:
-        return f"{numbers.delta(c['delta'])} (n too small: {too_small(c)})"
+        return f"{numbers.delta(c['delta'])} ({small_text(c)})"
     return f"{numbers.delta(c['delta'], ci_of(c.get('ci95')))}{marker(c)}".strip()
+
+
+def small_text(c: dict) -> str:
+    """'n too small: 6 documents < 20; 6 of 6 documents worse, exact p = 0.031': why a comparison has no interval,
+    and its exact sign-flip test where the record has one."""
+    exact = exact_text(c)
+    return f"n too small: {too_small(c)}" + (f"; {exact}" if exact else "")
+
+
+def units(c: dict) -> str:
+    """What the exact test flipped, in the plural: the task's unit ('reviews', 'questions', 'documents'), or
+    'clusters' when whole clusters were flipped."""
+    return "clusters" if c.get("n_clusters") else f"{str(c.get('unit') or 'document').split()[0]}s"
+
+
+def exact_p(c: dict) -> str:
+    """'exact p = 0.031' ('exact p < 0.001')."""
+    shown = numbers.p_value(c.get("p_exact"))
+    return f"exact p < {shown[1:]}" if shown.startswith("<") else f"exact p = {shown}"
+
+
+def exact_evidence(c: dict) -> bool:
+    """A too-small comparison whose exact sign-flip test shows its change at two-sided ALPHA (unadjusted)."""
+    p = c.get("p_exact")
+    return c.get("test") == stats.N_TOO_SMALL and tables.present(p) and p < stats.ALPHA
+
+
+def exact_text(c: dict) -> str | None:
+    """'6 of 6 documents worse, exact p = 0.031'; None for a record without the exact sign-flip test."""
+    counts = direction_text(c)
+    return None if counts is None or not tables.present(c.get("p_exact")) else f"{counts}, {exact_p(c)}"
+
+
+def direction_text(c: dict) -> str | None:
+    """'6 of 6 documents worse': the units whose own value went each way, in the metric's good direction, led by
+    the way its delta went (the other way's count after it); None for a record without the counts."""
+    up, down = c.get("n_up"), c.get("n_down")
+    if not (tables.present(up) and tables.present(down)):
+        return None
+    hib = c.get("higher_is_better") is not False
+    worse, better = (int(down), int(up)) if hib else (int(up), int(down))
+    of = numbers.count(c.get("n_clusters") or c.get("n"))
+    if not worse and not better:
+        return f"none of {of} {units(c)} went either way"
+    bad = tables.present(c.get("delta")) and ((c["delta"] < 0) if hib else (c["delta"] > 0))
+    lead, other = ((worse, "worse"), (better, "better")) if bad or not better else ((better, "better"), (worse, "worse"))
+    return f"{lead[0]} of {of} {units(c)} {lead[1]}" + (f", {other[0]} {other[1]}" if other[0] else "")
 
 
 def count_text(c: dict) -> str:
@@ -126,24 +173,41 @@ def too_small(c: dict) -> str:
                            None if changed is None or changed != changed else changed)
 
 
-def forgetting_verdict(c: dict) -> tuple[str, bool]:
+def bound_text(hib: bool, bad: float, base=None) -> str:
+    """What the bad side of an interval rules out: 'rules out a drop larger than 0.0387' (a rise, where lower is
+    better). A higher-is-better score cannot drop by more than the base's own `base` score, so a bound past it
+    rules out nothing and says so, and a base at 0 has nothing to lose."""
+    word = "drop" if hib else "rise"
+    if hib and tables.present(base) and base <= 0:
+        return "the base scores 0, so nothing can be forgotten on this probe; it judges nothing"
+    if bad <= 0:
+        return f"rules out any {word}"
+    if hib and tables.present(base) and bad >= base:
+        return (f"cannot rule out any drop: the base itself scores {numbers.value(base)} and the interval reaches "
+                f"a drop of {numbers.value(bad)}, so the probe cannot show forgetting at all")
+    return f"rules out a {word} larger than {numbers.value(bad)}"
+
+
+def forgetting_verdict(c: dict, base=None) -> tuple[str, bool]:
     """(the verdict on one general-task comparison, whether it is a loss), read as non-inferiority: never "no
-    significant change" as a pass. `c`: a comparison record."""
+    significant change" as a pass. `c`: a comparison record; `base`: the base's score on its metric, which caps
+    what the probe can rule out."""
     hib = c.get("higher_is_better") is not False
     word = "drop" if hib else "rise"  # lower is better (perplexity): the loss is a rise
+    worse = tables.present(c.get("delta")) and ((c["delta"] < 0) if hib else (c["delta"] > 0))
     if c.get("test") == stats.N_TOO_SMALL:
+        if exact_evidence(c) and worse:
+            return (f"a {word} by the exact sign-flip test ({exact_p(c)}, not adjusted); too few for an interval "
+                    f"({too_small(c)})", True)
         return f"n too small ({too_small(c)}): no verdict", False
     ci = c.get("ci95")
     if not isinstance(ci, list) or not tables.present(c.get("p_value")):
         return "no test (see --resamples)", False
-    worse = (c["delta"] < 0) if hib else (c["delta"] > 0)
     if tables.starred(c):
         return (f"significant {word}", True) if worse else ("significant improvement", False)
     bad = -ci[0] if hib else ci[1]  # how far the CI reaches on the bad side
     descriptive = "descriptive (per group): " if tables.descriptive(c) else ""
-    if bad <= 0:
-        return f"{descriptive}rules out any {word}", False
-    shown = f"rules out a {word} larger than {numbers.value(bad)}"
+    shown = bound_text(hib, bad, base)
     if (ci[1] < 0) if hib else (ci[0] > 0):  # the whole CI on the bad side, yet no star
         return f"{descriptive}a {word} by its own CI, not significant among the run's comparisons; {shown}", False
     return descriptive + shown, False
@@ -157,9 +221,9 @@ def forgetting(report: Report) -> list[dict]:
         return []
     general = set(general_tasks(report))
     out = []
-    for (task, _, _), row in tables.comparison_index(report).items():
+    for (task, metric, _), row in tables.comparison_index(report).items():
         if task in general:
-            verdict, loss = forgetting_verdict(row)
+            verdict, loss = forgetting_verdict(row, tables.value_of(report.scores, task, metric, BASE_ARM))
             out.append(dict(row, verdict=verdict, loss=loss))
     return out
 

@@ -4,6 +4,7 @@ sure, the gate's result, the warnings on its answers) and each run's settings li
 from __future__ import annotations
 
 from harness.core import stats
+from harness.core.arms import BASE_ARM
 from reports import notes, numbers, stopping, tables, text
 from reports.data import Report
 from reports.text import comparison_text, count_text
@@ -102,44 +103,111 @@ def _loss(c: dict) -> str:
     return "drop" if c.get("higher_is_better") is not False else "rise"
 
 
-def broke(report: Report, arm: str) -> str:
-    """What an adapter broke, in words: its significant regressions (any task) and significant forgetting, then for
-    each forgetting probe with no significant loss what its non-inferiority reading can say ("inconclusive" where
-    the probe cannot tell)."""
+NON_INFERIORITY = ("forgetting", "no_regression")  # the gate's rule kinds that read a probe as non-inferiority
+
+
+def _gate_metric(report: Report, arm: str, task: str, index: dict) -> str | None:
+    """The metric the run's recorded gate judged this adapter on for `task` (a forgetting or no_regression rule's
+    first), so that the Verdict and the gate read a probe on one metric; None without such a check."""
+    a = next(x for x in report.arms if x.name == arm)
+    gate = next((g for g in report.gates if g.get("run_dir") == a.run_dir), None)
+    rules = sorted((gate or {}).get("rules") or [],
+                   key=lambda r: (r.get("rule") or {}).get("kind") not in NON_INFERIORITY)
+    for r in rules:
+        for c in r.get("checks") or []:
+            row = index.get((task, c.get("metric"), arm))
+            if c.get("task") == task and c.get("arm") in (a.source_arm, None) and row and not tables.descriptive(row):
+                return c["metric"]
+    return None
+
+
+def reading(report: Report, arm: str, task: str, head=None) -> dict | None:
+    """The one comparison the Verdict reads a task on: for a forgetting probe the gate's metric where a recorded
+    rule judged it, else the task's first headline metric with a comparison (else its first comparison). `head`:
+    tables.headline(report), when the caller has it."""
     index = tables.comparison_index(report)
-    probes = text.general_tasks(report)
-    mine = [c for (_, _, a), c in index.items() if a == arm]
-    anytime = {id(c): b for c in mine if (b := stopping.change(report, c)) is not None}
-    bad = [c for c in mine if tables.starred(c) and worse(c) and id(c) not in anytime]
-    parts = [f"significant {_loss(c)} in {c['task']} {c['metric']} {comparison_text(c)}{_caveat(report, c)}"
-             for c in bad]
-    for c in mine:  # a task stopped early: a loss where its anytime-valid bounds show one, never a fixed-n star
-        if id(c) in anytime and stopping.worse(c, anytime[id(c)]):
-            bad.append(c)
-            parts.append(f"{_loss(c)} in {c['task']} {c['metric']} {stopping.text(c, anytime[id(c)])}")
-    lost = {c["task"] for c in bad}
-    for task in probes:
-        if task in lost:
+    head = tables.headline(report) if head is None else head
+    metrics = [] if head.empty else list(head[head.task == task]["metric"])
+    if task in text.general_tasks(report):
+        metrics.insert(0, _gate_metric(report, arm, task, index))
+    rows = [index.get((task, m, arm)) for m in metrics]
+    rows += [c for (t, _, a), c in index.items() if t == task and a == arm and not tables.descriptive(c)]
+    return next((c for c in rows if c), None)
+
+
+def _key(c: dict) -> tuple[str, str]:
+    """One adapter's comparison by (task, metric): each call of tables.comparison_index makes new records."""
+    return c["task"], c["metric"]
+
+
+def _judged(c: dict) -> bool:
+    return c.get("test") != stats.N_TOO_SMALL and tables.present(c.get("p_value"))
+
+
+def _not_judged(c: dict) -> str:
+    why = f"{numbers.delta(c['delta'])} (no test: see --resamples)" if c.get("test") != stats.N_TOO_SMALL else \
+        comparison_text(c)
+    return f"{c['task']} {c['metric']} Δ {why}"
+
+
+def _losses(report: Report, mine: list[dict], anytime: dict) -> tuple[list[str], set]:
+    """What the adapter got worse on, with evidence: its significant losses (on a task stopped early, where its
+    anytime-valid bounds show one), in the order of the comparisons; and the tasks they name."""
+    parts, lost = [], set()
+    for c in mine:
+        if _key(c) in anytime:
+            if stopping.worse(c, anytime[_key(c)]):
+                parts.append(f"{_loss(c)} in {c['task']} {c['metric']} {stopping.text(c, anytime[_key(c)])}")
+                lost.add(c["task"])
+        elif tables.starred(c) and worse(c):
+            parts.append(f"significant {_loss(c)} in {c['task']} {c['metric']} {comparison_text(c)}"
+                         f"{_caveat(report, c)}")
+            lost.add(c["task"])
+    return parts, lost
+
+
+def _probe(report: Report, c: dict, anytime: dict) -> str:
+    """A forgetting probe with no loss, read as non-inferiority (capped at the base's own score)."""
+    base = tables.value_of(report.scores, c["task"], c["metric"], BASE_ARM)
+    if _key(c) in anytime:
+        return (f"{c['task']} {c['metric']}: {stopping.non_inferiority(c, anytime[_key(c)], base)} "
+                f"(Δ {stopping.text(c, anytime[_key(c)])})")
+    return f"{c['task']} {c['metric']}: {text.forgetting_verdict(c, base)[0]} (Δ {comparison_text(c)})"
+
+
+def broke(report: Report, arm: str) -> str:
+    """What an adapter broke, in words: its significant regressions (any task); every task whose comparison is too
+    small for an interval but whose exact sign-flip test shows it worse; for each forgetting probe with no loss what
+    its non-inferiority reading can say; and every task it could not judge. It never says "nothing" while a task
+    went unjudged."""
+    mine = [c for (_, _, a), c in tables.comparison_index(report).items() if a == arm]
+    anytime = {_key(c): b for c in mine if (b := stopping.change(report, c)) is not None}
+    parts, lost = _losses(report, mine, anytime)
+    probes, readings, unjudged, judged = text.general_tasks(report), [], [], 0
+    head = tables.headline(report)
+    for task in dict.fromkeys(report.scores["task"]) if not report.scores.empty else []:
+        c = reading(report, arm, task, head)
+        if c is None or task in lost:
             continue
-        first = next((c for c in mine if c["task"] == task and not tables.descriptive(c)), None)
-        if first is None:
+        if _key(c) not in anytime and text.exact_evidence(c) and worse(c):
+            parts.append(f"{task} {c['metric']}: {text.direction_text(c)} (Δ {numbers.delta(c['delta'])}; "
+                         f"{text.exact_p(c)}, not adjusted for the run's comparisons)")
+        elif _key(c) not in anytime and not _judged(c):
+            unjudged.append(_not_judged(c))
             continue
-        if id(first) in anytime:
-            parts.append(f"{task} {first['metric']}: {stopping.non_inferiority(first, anytime[id(first)])} "
-                         f"(Δ {stopping.text(first, anytime[id(first)])})")
-            continue
-        verdict, _ = text.forgetting_verdict(first)
-        if first.get("test") == stats.N_TOO_SMALL or verdict.startswith("no test"):
-            # the change itself, however large: "inconclusive" alone would hide a perplexity that rose 200-fold
-            parts.append(f"{task} {first['metric']}: inconclusive ({verdict}; Δ {numbers.delta(first['delta'])})")
-        else:
-            parts.append(f"{task} {first['metric']}: {verdict} (Δ {comparison_text(first)})")
-    if not bad:
-        head = "nothing significant"
-        if not probes:
-            return head + " (no forgetting probe in this run)"
-        return f"{head}; forgetting read as non-inferiority: " + "; ".join(parts)
-    return "; ".join(parts)
+        elif task in probes:
+            readings.append(_probe(report, c, anytime))
+        judged += 1
+    tail = f"; not judged: {'; '.join(unjudged)}" if unjudged else ""
+    if parts:
+        return "; ".join(parts + readings) + tail
+    head = ("nothing significant" if not unjudged else
+            "no significant loss among the tasks judged" if judged else "no task could be judged")
+    if not probes:
+        return head + " (no forgetting probe in this run)" + tail
+    if not readings:
+        return head + "; no forgetting probe could be judged" + tail
+    return f"{head}; forgetting read as non-inferiority: " + "; ".join(readings) + tail
 
 
 def sentence(report: Report, arm: str) -> str:

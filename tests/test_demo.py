@@ -54,6 +54,26 @@ def test_report_opens_with_the_verdict_and_the_gates_result(runs):
     assert word in verdict
 
 
+def test_verdict_names_what_got_worse_and_what_it_could_not_judge(runs):
+    """perplexity on the base's own held-out text has too few documents for an interval: the Verdict reads it on
+    the exact sign-flip test, as a loss when that shows one, else among what it could not judge; never "nothing"."""
+    a, _, _ = runs
+    md = (a / "run" / "report.md").read_text()
+    broke = md.split("## Verdict", 1)[1].split("## Headline", 1)[0].split("broke: ", 1)[1].split("; how sure: ")[0]
+    run = json.loads((a / "run" / "run.json").read_text())
+    c = next(c for c in run["comparisons"] if c["task"] == "perplexity_general")  # its first headline metric
+    assert c["test"] == "n too small" and c["p_value"] is None and c["delta"] > 0
+    said = f"{c['n_up']} of {c['n']} documents worse"
+    exact = f"exact p = {c['p_exact']:.3f}"
+    assert f"perplexity_general {c['metric']}" in broke and said in broke and exact in broke
+    # 6 of 6 held-out documents worse: p = 2/64 by the exact test, a loss the Verdict names, never "nothing"
+    assert c["n"] == 6 and c["n_up"] == 6 and c["p_exact"] == pytest.approx(2 / 64) and said == "6 of 6 documents worse"
+    assert f"perplexity_general {c['metric']}: {said} (Δ " in broke
+    assert f"{exact}, not adjusted for the run's comparisons)" in broke and exact == "exact p = 0.031"
+    assert "not judged: " in broke and "docqa" in broke.split("not judged: ", 1)[1]  # 6 clusters < 10
+    assert "nothing" not in broke
+
+
 def test_terminal_is_quiet(runs):
     """No third-party chatter: bitsandbytes' optional-kernel warning, lm-eval's own git call, any traceback."""
     _, _, proc = runs

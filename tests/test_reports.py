@@ -460,8 +460,10 @@ def test_n_shows_mde_missing_and_clusters(tmp_path):
     """n (MDE) in the headline and task tables, MDE in the forgetting table, "+ k missing" and "in K clusters" where
     a comparison has them, and the statistics note counts them."""
     golden = markdown.render(data.load([GOLDEN_RUN]), [])
-    assert "| yelp | accuracy ↑ | 40 (MDE 0.33 / 0.36) |" in golden
-    assert _line(_section(golden, "Forgetting"), "| general_qa | f1 | lora_r8 |").startswith("| general_qa | f1 | lora_r8 | 30 | 0.36 |")
+    # the MDEs are exact (harness.core.power, checked there against a brute-force enumeration): churn 0.55 and
+    # 0.675 at n = 40; churn 0.5 at n = 30
+    assert "| yelp | accuracy ↑ | 40 (MDE 0.32 / 0.35) |" in golden
+    assert _line(_section(golden, "Forgetting"), "| general_qa | f1 | lora_r8 |").startswith("| general_qa | f1 | lora_r8 | 30 | 0.34 |")
     assert "Missing values:" in golden and "none here" in golden and "Clusters: no task here declares any" in golden
 
     def edit(run):

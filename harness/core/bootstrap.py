@@ -12,6 +12,7 @@ import math
 import numpy as np
 from scipy import stats as sps
 
+from harness.core import signflip
 from harness.core.decision import (
     ALPHA,
     EXACT_MAX_N,
@@ -147,19 +148,19 @@ def changed(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def corpus_compare(a: np.ndarray, b: np.ndarray, reduce, resamples: int, rng, clusters=None,
-                   max_resamples: int = MAX_RESAMPLES) -> Comparison:
+                   max_resamples: int = MAX_RESAMPLES, budget: tuple[int, int] = signflip.FAST) -> Comparison:
     """tuned (b) - base (a) for a corpus metric, from the arms' per-document arrays (n, ...). With cluster keys the
     bootstrap draws whole clusters. Resamples are doubled (up to `max_resamples`) while p sits within two Monte
     Carlo errors of alpha, so the verdict does not depend on the seed; the error is recorded (none for a p extended
-    below the resamples' floor)."""
+    below the resamples' floor). Too few documents (or changed ones) for the bootstrap: "n too small", with the
+    exact sign-flip test (harness.core.signflip, at `budget`) beside it."""
     n = len(a)
     delta = float(reduce(b[None])[0] - reduce(a[None])[0])
     k = None if clusters is None else len(np.unique(clusters))
-    if n < MIN_PAIRS_CORPUS:
-        return Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS, n_clusters=k)
-    moved = changed(a, b)
-    if moved < MIN_CHANGED_CORPUS:
-        return Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS, n_clusters=k, n_changed=moved)
+    moved = None if n < MIN_PAIRS_CORPUS else changed(a, b)
+    if moved is None or moved < MIN_CHANGED_CORPUS:
+        out = Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS, n_clusters=k, n_changed=moved)
+        return signflip.attach(out, signflip.corpus_test(a, b, reduce, clusters, rng, budget))
     if not resamples:
         return Comparison(delta, None, None, "paired-bootstrap (needs --resamples > 0)", n, MIN_PAIRS_CORPUS,
                           n_clusters=k, n_changed=moved)

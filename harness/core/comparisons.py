@@ -87,7 +87,9 @@ def _record(s: dict, arm: str, c, run: dict) -> dict:
         "ci95": c.ci95, "p_value": c.p_value, "p_adjusted": None, "significant": False, "family": "group" not in s,
         "test": c.test, "n": c.n, "n_clusters": c.n_clusters, "n_missing": c.n_missing, "mde": c.mde,
         "var_unit": c.var_unit, "mc_error": c.mc_error, "resamples": c.resamples, "n_changed": c.n_changed,
-        "n_too_small": c.test == stats.N_TOO_SMALL, "min_n": c.min_n,
+        "ci95_margin": c.ci_margin,
+        "n_too_small": c.test == stats.N_TOO_SMALL, "min_n": c.min_n, "n_up": c.n_up, "n_down": c.n_down,
+        "p_exact": c.p_exact,
         "unit": run["tasks"].get(s["task"], {}).get("unit", "document"), "higher_is_better": s.get("higher_is_better"),
     }
 

@@ -23,7 +23,9 @@ question, a perplexity document with all its windows). The contract, validated b
   n_needed() plans the documents another effect needs.
 - Below MIN_PAIRS paired units (MIN_PAIRS_CORPUS for corpus metrics, MIN_CLUSTERS clusters) there is no comparison:
   the record says "n too small", with no CI and no p-value; so too for a corpus metric whose values differ between
-  the arms on fewer than MIN_CHANGED_CORPUS documents (its bootstrap would be far too narrow).
+  the arms on fewer than MIN_CHANGED_CORPUS documents (its bootstrap would be far too narrow). Beside it: the exact
+  sign-flip test (harness.core.signflip, valid at any n) as p_exact, and the units whose value rose and fell (n_up,
+  n_down); p_exact is no p_value: it joins no family and decides no gate.
 - Per-arm values: Wilson intervals for proportions (on the effective n for other values in [0, 1] and for
   clusters), a t interval for other means, the percentile bootstrap for corpus metrics.
 
@@ -39,7 +41,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.core import aggregations
+from harness.core import aggregations, signflip
 from harness.core.bootstrap import MAX_RESAMPLES, corpus_compare, percentile_ci, resample_index
 from harness.core.decision import (
     ALPHA,
@@ -100,19 +102,24 @@ def _compare(base, tuned, aggregation, resamples, seed, cl) -> Comparison | None
     if means[0] is not None and means[1] is not None:
         (a, factor), (b, _) = means
         if n < MIN_PAIRS or (k is not None and k < MIN_CLUSTERS):
-            return Comparison(float((b.mean() - a.mean()) * factor), None, None, N_TOO_SMALL, n, n_clusters=k)
+            out = Comparison(float((b.mean() - a.mean()) * factor), None, None, N_TOO_SMALL, n, n_clusters=k)
+            return signflip.attach(out, signflip.mean_test(b - a, cl, np.random.default_rng(seed)))
         return score_compare(b - a, factor, cl, value_range(np.concatenate([a, b])) if factor == 1.0 else 1.0)
     spec = aggregations.spec(aggregation)
     if spec is None:
         return None
     to_array, reduce = spec
+    # an aggregation without a vectorised form is called once per resample in Python: few doublings only
+    vector = aggregations.vector_spec(aggregation) is not None
+    budget = signflip.FAST if vector else signflip.SLOW
     if k is not None and k < MIN_CLUSTERS:
         a_, b_ = to_array(base), to_array(tuned)
         delta = float(reduce(b_[None])[0] - reduce(a_[None])[0])
-        return Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS, n_clusters=k)
-    # an aggregation without a vectorised form is called once per resample in Python: few doublings only
-    most = MAX_RESAMPLES if aggregations.vector_spec(aggregation) is not None else 4 * resamples
-    return corpus_compare(to_array(base), to_array(tuned), reduce, resamples, np.random.default_rng(seed), cl, most)
+        out = Comparison(delta, None, None, N_TOO_SMALL, n, MIN_PAIRS_CORPUS, n_clusters=k)
+        return signflip.attach(out, signflip.corpus_test(a_, b_, reduce, cl, np.random.default_rng(seed), budget))
+    most = MAX_RESAMPLES if vector else 4 * resamples
+    return corpus_compare(to_array(base), to_array(tuned), reduce, resamples, np.random.default_rng(seed), cl, most,
+                          budget)
 
 
 def wilson(p: float, n: float) -> list[float]:

@@ -109,14 +109,17 @@ def write_world(root: Path, seed: int, quick: bool) -> dict[str, Path]:
     corpus += [f"{review(prose, i % 5)} I would give it {i % 5 + 1} star{'s' if i % 5 else ''}."
                for i in range(300 if quick else 900)]
     random.Random(seed + 3).shuffle(corpus)
-    held_out = pretraining_corpus(random.Random(seed + 1), 20 if quick else 60, [])
+    # six held-out documents in both modes: fewer could never show a loss even by the exact sign-flip test (2 of 2
+    # worse is p = 0.5), and the demo is there to show what a fine-tune breaks
+    held_out = pretraining_corpus(random.Random(seed + 1), 30 if quick else 60, [])
+    per_file = 5 if quick else 10
     paths = {"corpus": root / "pretrain.txt", "general_text": root / "general_text", "facts": root / "facts.jsonl",
              "train": root / "reviews_train.csv", "test": root / "reviews_test.csv", "manual": root / "manual",
              "qa": root / "manual_qa.csv"}
     paths["corpus"].write_text("\n\n".join(corpus) + "\n")
     paths["general_text"].mkdir(exist_ok=True)
-    for i in range(0, len(held_out), 10):
-        (paths["general_text"] / f"text{i // 10:02d}.txt").write_text("\n".join(held_out[i:i + 10]) + "\n")
+    for i in range(0, len(held_out), per_file):
+        (paths["general_text"] / f"text{i // per_file:02d}.txt").write_text("\n".join(held_out[i:i + per_file]) + "\n")
     paths["facts"].write_text("".join(json.dumps(f) + "\n" for f in fact_list))
     for name, n in (("train", 150 if quick else 600), ("test", 60 if quick else 150)):
         with open(paths[name], "w", newline="") as f:
