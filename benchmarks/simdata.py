@@ -1,6 +1,11 @@
 """Simulated runs with a known truth, for benchmarks/simulate.py: paired per-document values as the tasks write
 them, each generator returning a list of (base values, adapter values, cluster keys or None), one per comparison.
 `delta` is the true difference (adapter - base) of the metric; delta 0 makes the two arms the same process (A/A).
+
+Four generators of per-document scores in [0, 1] draw the shapes a symmetric redraw hides (tiny_large, drops_only,
+skewed, ties): a rare component (large drops, drops of random size, large moves against many small ones, documents
+leaving or joining a mass of zeros) whose frequency is solved from `delta`, so the population delta is exact at any
+target; `changed_share` gives the share of documents whose value differs between the arms.
 """
 
 from __future__ import annotations
@@ -46,6 +51,97 @@ def scores(rng, n: int, churn: float, delta: float) -> list[tuple]:
     tuned = base.copy()
     tuned[changed] = _mixture(rng, int(changed.sum()), SCORE_MIX[0] - shift, SCORE_MIX[1] + shift)
     return [(base.tolist(), tuned.tolist(), None)]
+
+
+def _swapped(sample: list[tuple]) -> list[tuple]:
+    """The arms exchanged: the same law with every change reversed, so the true delta changes sign."""
+    return [(tuned, base, keys) for base, tuned, keys in sample]
+
+
+LARGE_DROP = (0.5, 1.0)  # tiny_large: a large drop's size, uniform on this range
+
+
+def tiny_large(rng, n: int, delta: float, tiny: float = 0.6, step: float = 0.01) -> list[tuple]:
+    """Many tiny changes and rare large drops: a share `tiny` of documents (base Uniform(0.05, 0.95)) moves by
+    +-`step` (symmetric, mean 0); a share -delta / E[drop] falls by a drop Uniform on LARGE_DROP (mean 0.75) to a
+    score Uniform(0, 1 - drop). delta > 0: the arms swapped (rare large gains)."""
+    if delta > 0:
+        return _swapped(tiny_large(rng, n, -delta, tiny, step))
+    drop = -delta / (sum(LARGE_DROP) / 2)
+    if drop + tiny > 1:
+        raise ValueError(f"tiny_large: delta {delta} needs {drop:.1%} drops beside {tiny:.0%} tiny changes")
+    u, size = rng.random(n), rng.uniform(*LARGE_DROP, n)
+    fallen = rng.random(n) * (1 - size)
+    base = np.where(u < drop, fallen + size, rng.uniform(0.05, 0.95, n))
+    tuned = base + np.where(rng.random(n) < 0.5, -step, step) * ((u >= drop) & (u < drop + tiny))
+    tuned = np.where(u < drop, fallen, tuned)
+    return [(base.tolist(), tuned.tolist(), None)]
+
+
+MIXTURE_MEAN = SCORE_MIX[0] + 0.5 * (1 - sum(SCORE_MIX))  # the mean of _mixture(*SCORE_MIX): Beta(2, 2) has mean 0.5
+
+
+def drops_only(rng, n: int, delta: float) -> list[tuple]:
+    """Drops only, of random size: base scores as in `scores` (40% exactly 1, 20% exactly 0); a share
+    -delta / (MIXTURE_MEAN / 2) of documents loses Uniform(0, 1) of its base score, the rest keep theirs.
+    delta > 0: the arms swapped (gains only)."""
+    if delta > 0:
+        return _swapped(drops_only(rng, n, -delta))
+    drop = -delta / (MIXTURE_MEAN / 2)
+    if drop > 1:
+        raise ValueError(f"drops_only: delta {delta} is beyond the largest mean drop, {-MIXTURE_MEAN / 2}")
+    base = _mixture(rng, n, *SCORE_MIX)
+    tuned = np.where(rng.random(n) < drop, base * (1 - rng.random(n)), base)
+    return [(base.tolist(), tuned.tolist(), None)]
+
+
+def skewed(rng, n: int, delta: float, rare: str = "gains", small: float = 0.02, share: float = 0.4,
+           large: float = 0.8) -> list[tuple]:
+    """Rare large moves against many small ones the other way. rare "gains": a share `share` of documents loses
+    `small`, a share (delta + share x small) / large gains `large` (bases drawn where the move fits in [0, 1]);
+    rare "drops": the arms of the "gains" law at -delta swapped (many small gains, rare large drops)."""
+    if rare == "drops":
+        return _swapped(skewed(rng, n, -delta, "gains", small, share, large))
+    gain = (delta + share * small) / large
+    if not 0 <= gain <= 1 - share:
+        raise ValueError(f"skewed: delta {delta} needs a share {gain:.1%} of large gains; choose another `small`")
+    u = rng.random(n)
+    gains, losses = u < gain, (u >= gain) & (u < gain + share)
+    base = np.where(gains, rng.uniform(0, 1 - large, n), np.where(losses, rng.uniform(small, 1, n), rng.random(n)))
+    tuned = base + large * gains - small * losses
+    return [(base.tolist(), tuned.tolist(), None)]
+
+
+def ties(rng, n: int, delta: float, zeros: float = 0.85, moves: float = 0.05) -> list[tuple]:
+    """Heavy ties at 0 (token F1 on a hard probe): a share `zeros` of documents scores exactly 0 in both arms, the
+    rest Uniform(0, 1) in the base; a share `moves` of documents redraws its score (mean change 0), a share
+    -2 delta falls to 0. delta > 0: the arms swapped (documents leave the zeros)."""
+    if delta > 0:
+        return _swapped(ties(rng, n, -delta, zeros, moves))
+    fall = -2 * delta
+    if fall + moves > 1 - zeros:
+        raise ValueError(f"ties: delta {delta} needs {fall:.1%} falls beside {moves:.0%} moves among the non-zeros")
+    u = rng.random(n)
+    base = np.where(u < 1 - zeros, rng.random(n), 0.0)
+    tuned = np.where(u < fall, 0.0, np.where(u < fall + moves, rng.random(n), base))
+    return [(base.tolist(), tuned.tolist(), None)]
+
+
+def changed_share(kind: str, delta: float, **params) -> float:
+    """The expected share of documents whose value differs between the arms, for the four generators above (every
+    move is almost surely a change, but a drop of a base score of 0: drops_only's bases are 0 a share SCORE_MIX[1])."""
+    d = abs(delta)
+    if kind == "tiny_large":
+        return params.get("tiny", 0.6) + d / (sum(LARGE_DROP) / 2)
+    if kind == "drops_only":
+        return d / (MIXTURE_MEAN / 2) * (1 - SCORE_MIX[1])
+    if kind == "skewed":
+        share, small = params.get("share", 0.4), params.get("small", 0.02)
+        signed = delta if params.get("rare", "gains") == "gains" else -delta
+        return share + (signed + share * small) / params.get("large", 0.8)
+    if kind == "ties":
+        return params.get("moves", 0.05) + 2 * d
+    raise ValueError(f"changed_share: no expected churn for {kind!r}")
 
 
 def clustered_binary(rng, n: int, m: int, icc: float, churn: float, delta: float) -> list[tuple]:
@@ -172,6 +268,7 @@ def perplexity(rng, n: int, effect: float, delta: float) -> list[tuple]:
 
 GENERATORS = {"binary": binary, "scores": scores, "clustered_binary": clustered_binary,
               "clustered_scores": clustered_scores, "macro_f1": macro_f1, "corpus_rouge": corpus_rouge,
-              "perplexity": perplexity, "metrics": metrics, "groups": groups}
+              "perplexity": perplexity, "metrics": metrics, "groups": groups, "tiny_large": tiny_large,
+              "drops_only": drops_only, "skewed": skewed, "ties": ties}
 # the aggregations tasks register (tasks/yelp, tasks/docqa) or lm-eval names; every other kind is a mean
 AGGREGATION = {"macro_f1": "f1_macro", "corpus_rouge": "rouge1_corpus", "perplexity": "weighted_perplexity"}
