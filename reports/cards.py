@@ -194,6 +194,8 @@ def gate_lines(report: Report, arm: Arm) -> list[str]:
 
 
 def _setting(v) -> str:
+    if isinstance(v, str) and (PurePosixPath(v).is_absolute() or PureWindowsPath(v).is_absolute()):
+        v = PurePosixPath(v.replace("\\", "/")).name or v  # a card is shared: a folder's name, never this machine's path
     return markdown.esc(", ".join(map(str, v)) if isinstance(v, list) else v)
 
 

@@ -155,8 +155,10 @@ def statistics_note(report: Report) -> list[str]:
         "when few answers change (4 of 4 changes one way gives p = 0.046, which happens 12.5% of the time with no "
         "difference); where the two disagree the CI is widened to 0, so \"the CI excludes 0\" and \"p < 0.05\" "
         "are one statement. The interval stays honest when few answers change (0 of 40 changed gives about ±0.09, "
-        "not [0, 0]). Values other than 0/1 enter as effective counts: a ±s variable with the mean and spread of "
-        "the observed differences.",
+        "not [0, 0]). Values in [0, 1] other than 0/1 (token F1, per-answer ROUGE) enter as the counts a random "
+        "rounding of each difference to -1/0/+1 gives in expectation, so a large change the sample did not show is "
+        "allowed for as it is for 0/1, and tiny changes never narrow the interval; planning numbers (MDE) are "
+        "computed exactly for this test.",
         _resampling(report, index),
         _clusters(report, index),
         f"Stars: p adjusted over the family, {family}. "
@@ -173,9 +175,10 @@ def statistics_note(report: Report) -> list[str]:
         f"With fewer than {info.get('min_pairs', stats.MIN_PAIRS)} paired documents "
         f"({info.get('min_pairs_corpus', stats.MIN_PAIRS_CORPUS)} for corpus metrics, "
         f"{info.get('min_clusters', stats.MIN_CLUSTERS)} clusters) a comparison reads \"n too small\": no CI, no "
-        "p-value, no star, no verdict. Beside it stand how many documents (or clusters) went each way and the exact "
+        "p-value, no star, and no gate rule passes on it. Beside it stand how many documents (or clusters) went each way and the exact "
         "paired sign-flip test, valid at any n (\"6 of 6 documents worse, exact p = 0.031\"; 2/2^m is the least p "
-        "m changed documents can give), unadjusted and outside the family; the Verdict lists a task worse by it "
+        "m changed documents can give; a p from random flips, beyond 16 changed units, says so), unadjusted and "
+        "outside the family; the Verdict lists a task worse by it "
         "(p < 0.05) and names every task it could not judge. " + _few_changed(index, info) + " Per-arm values in the "
         "task tables: Wilson "
         "intervals for proportions (on the effective n for other values in [0, 1] and for clusters), a t interval "

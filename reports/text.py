@@ -122,15 +122,21 @@ def units(c: dict) -> str:
 
 
 def exact_p(c: dict) -> str:
-    """'exact p = 0.031' ('exact p < 0.001')."""
+    """'exact p = 0.031' ('exact p < 0.001'); a p from random flips says so: 'sign-flip p = 0.048 (Monte Carlo,
+    20000 random flips)'."""
     shown = numbers.p_value(c.get("p_exact"))
-    return f"exact p < {shown[1:]}" if shown.startswith("<") else f"exact p = {shown}"
+    said = f"p < {shown[1:]}" if shown.startswith("<") else f"p = {shown}"
+    draws = c.get("p_draws")
+    return f"sign-flip {said} (Monte Carlo, {int(draws)} random flips)" if draws else f"exact {said}"
 
 
 def exact_evidence(c: dict) -> bool:
-    """A too-small comparison whose exact sign-flip test shows its change at two-sided ALPHA (unadjusted)."""
-    p = c.get("p_exact")
-    return c.get("test") == stats.N_TOO_SMALL and tables.present(p) and p < stats.ALPHA
+    """A too-small comparison whose sign-flip test shows its change at two-sided ALPHA (unadjusted); a p from
+    random flips only when it stays below ALPHA by two Monte Carlo standard errors (another seed would not flip it)."""
+    p, draws = c.get("p_exact"), c.get("p_draws")
+    if c.get("test") != stats.N_TOO_SMALL or not tables.present(p):
+        return False
+    return p + (2 * (p * (1 - p) / draws) ** 0.5 if draws else 0.0) < stats.ALPHA
 
 
 def exact_text(c: dict) -> str | None:

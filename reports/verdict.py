@@ -192,7 +192,8 @@ def broke(report: Report, arm: str) -> str:
         if _key(c) not in anytime and text.exact_evidence(c) and worse(c):
             parts.append(f"{task} {c['metric']}: {text.direction_text(c)} (Δ {numbers.delta(c['delta'])}; "
                          f"{text.exact_p(c)}, not adjusted for the run's comparisons)")
-        elif _key(c) not in anytime and not _judged(c):
+        elif _key(c) not in anytime and not _judged(c) and not (text.exact_evidence(c) and better(c)):
+            # a gain shown by the exact test was judged (nothing broke there); anything else small was not
             unjudged.append(_not_judged(c))
             continue
         elif task in probes:

@@ -142,3 +142,11 @@ def test_local_data_is_never_called_the_public_dataset():
     report.tasks["yelp_mc"] = dict(report.tasks["yelp"])
     for task in ("yelp", "yelp_mc"):
         assert cards._dataset(report, task) == {"name": f"{task} (40 documents, local data)", "type": task}
+
+
+def test_a_local_base_path_in_the_peft_config_is_never_published():
+    """peft records base_model_name_or_path as the folder it was trained from; a card names the folder, not the
+    machine's path to it."""
+    assert cards._setting("/home/someone/models/base") == "base"
+    assert cards._setting("C:\\Users\\someone\\base") == "base"
+    assert cards._setting("Qwen/Qwen2.5-3B") == "Qwen/Qwen2.5-3B"

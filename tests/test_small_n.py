@@ -30,9 +30,10 @@ def _enumerated_p(statistic, n: int) -> float:
 
 
 def test_six_of_six_one_way_is_two_in_sixty_four():
-    p, up, down = signflip.mean_test(np.array([0.5, 1.0, 2.0, 0.1, 3.0, 0.7]))
+    p, draws, up, down = signflip.mean_test(np.array([0.5, 1.0, 2.0, 0.1, 3.0, 0.7]))
+    assert draws is None  # every pattern enumerated: exact
     assert p == 2 / 64 == 0.03125 and (up, down) == (6, 0)
-    assert signflip.mean_test(np.zeros(5)) == (1.0, 0, 0)  # nothing changed: nothing to show
+    assert signflip.mean_test(np.zeros(5)) == (1.0, None, 0, 0)  # nothing changed: nothing to show
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -40,7 +41,7 @@ def test_mean_test_matches_enumeration(seed):
     rng = np.random.default_rng(seed)
     d = np.round(rng.normal(0.3, 1.0, size=9), 1)
     d[rng.random(9) < 0.3] = 0.0  # unchanged documents: left out of the flips, without changing p
-    p, up, down = signflip.mean_test(d)
+    p, _, up, down = signflip.mean_test(d)
     stat = lambda pattern: abs(sum(-x if f else x for x, f in zip(d, pattern)))  # noqa: E731
     assert p == pytest.approx(_enumerated_p(stat, len(d)), abs=1e-12)
     assert (up, down) == (int(np.sum(d > 0)), int(np.sum(d < 0)))
@@ -50,7 +51,7 @@ def test_mean_test_flips_whole_clusters():
     d = np.array([1.0, 0.5, -0.2, 1.0, 0.0, 0.3, 0.4, -1.0])
     clusters = ["a", "a", "b", "c", "c", "d", "e", "e"]
     totals = [1.5, -0.2, 1.0, 0.3, -0.6]
-    p, up, down = signflip.mean_test(d, clusters)
+    p, _, up, down = signflip.mean_test(d, clusters)
     stat = lambda pattern: abs(sum(-t if f else t for t, f in zip(totals, pattern)))  # noqa: E731
     assert p == pytest.approx(_enumerated_p(stat, len(totals)), abs=1e-12)
     assert (up, down) == (3, 2)
@@ -62,7 +63,7 @@ def test_corpus_test_on_weighted_perplexity_matches_enumeration():
     base = [(-120.0, 80), (-60.0, 50), (-200.0, 90), (-30.0, 40), (-90.0, 60), (-75.0, 45), (-10.0, 20)]
     tuned = [(-150.0, 80), (-58.0, 50), (-260.0, 90), (-45.0, 40), (-90.0, 60), (-70.0, 45), (-30.0, 20)]
     a, b = to_array(base), to_array(tuned)
-    p, up, down = signflip.corpus_test(a, b, reduce)
+    p, _, up, down = signflip.corpus_test(a, b, reduce)
 
     def stat(pattern):
         x = [t if not f else s for s, t, f in zip(base, tuned, pattern)]
@@ -78,13 +79,14 @@ def test_corpus_test_perplexity_six_of_six_worse():
     to_array, reduce = aggregations.spec("weighted_perplexity")
     base = to_array([(-100.0 - i, 70 + i) for i in range(6)])
     tuned = to_array([(-400.0 - 7 * i, 70 + i) for i in range(6)])
-    assert signflip.corpus_test(base, tuned, reduce) == (2 / 64, 6, 0)
+    assert signflip.corpus_test(base, tuned, reduce) == (2 / 64, None, 6, 0)
 
 
 def test_monte_carlo_beyond_sixteen_changed_matches_the_sign_test():
     """20 documents each +1 or -1: |sum| over random flips is the sign test, whose exact two-sided p is binomial."""
     d = np.array([1.0] * 15 + [-1.0] * 5)
-    p, up, down = signflip.mean_test(d, rng=np.random.default_rng(1))
+    p, draws, up, down = signflip.mean_test(d, rng=np.random.default_rng(1))
+    assert draws == signflip.DRAWS  # drawn at random, and recorded as such (never called exact)
     exact = sum(math.comb(20, k) for k in range(21) if abs(2 * k - 20) >= 10) / 2 ** 20
     assert (up, down) == (15, 5)
     assert abs(p - exact) < 4 * math.sqrt(exact * (1 - exact) / signflip.DRAWS) + 1 / signflip.DRAWS
@@ -229,3 +231,22 @@ def test_direction_in_the_metrics_good_direction_and_the_tasks_unit(record, said
     c = dict(record, test=stats.N_TOO_SMALL, p_exact=0.0004, min_n=10)
     assert text.direction_text(c) == said
     assert text.comparison_text(c).endswith(f"; {said}, exact p < 0.001)")
+
+
+def test_a_unit_whose_own_metric_did_not_move_is_not_flipped():
+    """Corpus ROUGE-like ratio: one document's score rose, five kept their score with answers of another length.
+    Only the one that moved is flipped, so the p (1.0) never claims more than 1 changed document can show."""
+    to_array, reduce = aggregations.spec("weighted_perplexity")
+    base = [(-100.0, 50)] * 6
+    tuned = [(-50.0, 50)] + [(-200.0, 100)] * 5  # the five: the same per-token loss over twice the tokens
+    p, draws, up, down = signflip.corpus_test(to_array(base), to_array(tuned), reduce)
+    assert (p, draws, up, down) == (1.0, None, 0, 1)
+
+
+def test_a_monte_carlo_p_is_never_called_exact_nor_evidence_near_alpha():
+    from reports import text
+
+    c = {"test": stats.N_TOO_SMALL, "p_exact": 0.048, "p_draws": 2000, "n_up": 14, "n_down": 0, "n": 19}
+    assert text.exact_p(c) == "sign-flip p = 0.048 (Monte Carlo, 2000 random flips)"
+    assert not text.exact_evidence(c)  # 0.048 + 2 x 0.0048 is above 0.05: another seed could say otherwise
+    assert text.exact_evidence({**c, "p_exact": 0.01}) and text.exact_evidence({**c, "p_exact": 0.031, "p_draws": None})

@@ -72,3 +72,24 @@ def test_a_real_drop_hidden_among_tiny_changes_does_not_pass(capsys):
     tuned = [0.51, 0.49] * 45 + [0.5] * 8 + [0.0, 0.0]  # mean change -0.01 here, two answers lost entirely
     code, line, (lo, _) = _gate(_run("hidden", base, tuned), capsys)
     assert code == 1 and lo < -0.02 and "inconclusive" in line, line
+
+
+def test_plan_recomputes_a_run_of_an_older_contract_and_never_plans_below_the_minimum(capsys):
+    """`harness plan` on a run whose run.json was written before this contract: today's numbers from its samples
+    (the 12 tiny moves once gave an MDE of 0.0024); an effect of 0.5 still needs the 10 documents an interval needs."""
+    import json
+
+    folder = _run("old", [0.5] * 40, [0.5] * 28 + [0.51] * 6 + [0.49] * 6)
+    assert main(["plan", folder, "--effect", "0.05", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert row["pilot_mde"] > 0.1 and row["documents"] > 40
+    assert main(["plan", folder, "--effect", "0.9", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert row["documents"] == 10  # the exact search starts at the minimum
+    from harness.cli.plan import plan_row
+
+    corpus = {"task": "yelp", "metric": "f1_macro", "arm": "lora", "n": 150, "var_unit": 0.4, "min_n": 20,
+              "test": "paired-bootstrap+permutation", "n_too_small": False}
+    row = plan_row(corpus, 0.5, 0.8)  # the normal formula says 13
+    assert row["documents"] == 20 and "raised to the 20 a comparison needs for an interval, of which 20 must change" \
+        in row["note"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 
 from harness.core.errors import HarnessError
 from harness.core.paths import user_path
@@ -74,6 +76,7 @@ def _why_not(c: dict) -> str:
 
 def plan_row(c: dict, effect: float, power: float) -> dict:
     """One comparison's plan: the documents (and clusters) needed, or why there is no answer."""
+    from harness.core import stats
     from harness.core.power import design
     from harness.core.stats import n_needed
 
@@ -89,6 +92,11 @@ def plan_row(c: dict, effect: float, power: float) -> dict:
     row["documents"] = n_needed(var, effect, power, design=shape)
     row["method"] = "normal" if shape is None else "exact"
     notes = [] if shape else ["normal approximation (a corpus metric)"]
+    least = int(c.get("min_n") or stats.MIN_PAIRS)
+    if row["documents"] < least:  # fewer would get no interval at all, whatever the effect
+        row["documents"] = least
+        notes.append(f"raised to the {least} a comparison needs for an interval"
+                     + (f", of which {stats.MIN_CHANGED_CORPUS} must change" if not shape else ""))
     k, n = c.get("n_clusters"), c.get("n")
     if isinstance(k, int) and k > 0 and isinstance(n, int) and n > 0:
         row["clusters"] = math.ceil(row["documents"] * k / n)  # documents / the pilot's mean cluster size
@@ -134,11 +142,26 @@ def _family_note(run: dict, power: float) -> str | None:
             "documents.")
 
 
+def _today(run: dict, run_dir: Path) -> dict:
+    """The run's comparisons under today's statistics contract: one written under an older contract is recomputed
+    in memory from its samples (as `harness report` does); without its samples, its own numbers, with a warning."""
+    from harness.core import comparisons
+
+    recorded = (run.get("statistics") or {}).get("version")
+    if recorded == comparisons.VERSION or len(run.get("arms") or []) < 2:
+        return run
+    if (run_dir / "samples").is_dir():
+        return comparisons.current(run, run_dir)
+    print(f"warning: {run_dir}: its comparisons follow statistics contract {recorded}, not {comparisons.VERSION}, "
+          "and its samples are not here to recompute them: the numbers below are the run's own", file=sys.stderr)
+    return run
+
+
 def _cmd_plan(a) -> int:
     from harness.core import results
 
     _check_flags(a.effect, a.power)
-    run = results.load_run(a.run)
+    run = _today(results.load_run(a.run), Path(a.run))
     comparisons = [c for c in run["comparisons"] if a.all or c.get("family") is not False]
     if not comparisons:
         raise HarnessError(f"{a.run}: the run has no comparisons to plan from (a run with only the base arm?); "

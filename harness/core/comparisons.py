@@ -89,7 +89,7 @@ def _record(s: dict, arm: str, c, run: dict) -> dict:
         "var_unit": c.var_unit, "mc_error": c.mc_error, "resamples": c.resamples, "n_changed": c.n_changed,
         "ci95_margin": c.ci_margin,
         "n_too_small": c.test == stats.N_TOO_SMALL, "min_n": c.min_n, "n_up": c.n_up, "n_down": c.n_down,
-        "p_exact": c.p_exact,
+        "p_exact": c.p_exact, "p_draws": c.p_draws,
         "unit": run["tasks"].get(s["task"], {}).get("unit", "document"), "higher_is_better": s.get("higher_is_better"),
     }
 

@@ -47,6 +47,7 @@ class Comparison:
     n_up: int | None = None
     n_down: int | None = None
     p_exact: float | None = None
+    p_draws: int | None = None  # random flips behind p_exact when there were too many units to enumerate
 
     @property
     def significant(self) -> bool:

@@ -12,7 +12,8 @@ looks at every such pattern, so its p is exact at any n, where the score interva
 With cluster keys whole clusters are flipped (questions on one page are not exchangeable one by one) and counted.
 A unit whose two values are equal changes nothing when swapped, so only the m changed units are flipped: all 2**m
 patterns when m <= EXACT_MAX_N (6 of 6 documents one way: p = 2/64), otherwise a seeded Monte Carlo of DRAWS
-patterns with the observed one counted, p = (1 + #>=) / (1 + DRAWS); an aggregation without a vectorised form, called
+patterns with the observed one counted, p = (1 + #>=) / (1 + DRAWS), recorded with its number of draws (`p_draws`)
+so that it is never called exact; an aggregation without a vectorised form, called
 once per pattern in Python, gets the SLOW budget instead. The smallest exact p is 2 / 2**m: with 4 documents it is
 0.125, and the test says plainly that 4 documents cannot show a difference at 5%.
 
@@ -50,17 +51,19 @@ def _patterns(m: int, rng, budget: tuple[int, int]):
     return (rng.random((min(_BLOCK, draws - i), m)) < 0.5 for i in range(0, draws, _BLOCK)), False
 
 
-def _p(observed: float, stats_: list[np.ndarray], exact: bool) -> float | None:
-    """The share of patterns at least as extreme as the observed one (float ties counted as ties)."""
-    if not np.isfinite(observed):
-        return None
+def _p(observed: float, stats_: list[np.ndarray], exact: bool) -> tuple[float | None, int | None]:
+    """(the share of patterns at least as extreme as the observed one (float ties counted as ties), the number
+    of patterns drawn at random: None when every pattern was enumerated and the p is exact)."""
     flipped = np.concatenate(stats_)
+    if not np.isfinite(observed):
+        return None, None
     hits = int(np.sum(flipped >= observed - 1e-9 * max(1.0, observed)))
-    return hits / len(flipped) if exact else (1 + hits) / (1 + len(flipped))
+    return (hits / len(flipped), None) if exact else ((1 + hits) / (1 + len(flipped)), len(flipped))
 
 
-def mean_test(d, clusters=None, rng=None) -> tuple[float | None, int, int]:
-    """(p, units that rose, units that fell) for the paired differences d = tuned - base of per-document values.
+def mean_test(d, clusters=None, rng=None) -> tuple[float | None, int | None, int, int]:
+    """(p, random patterns drawn (None: exact), units that rose, units that fell) for the paired differences
+    d = tuned - base of per-document values.
     With clusters a cluster's direction is that of its total."""
     d = np.asarray(d, dtype=float)
     unit, k = _units(len(d), clusters)
@@ -68,41 +71,42 @@ def mean_test(d, clusters=None, rng=None) -> tuple[float | None, int, int]:
     up, down = int(np.sum(totals > 0)), int(np.sum(totals < 0))
     moved = totals[totals != 0]
     if not len(moved):
-        return 1.0, up, down
+        return 1.0, None, up, down
     blocks, exact = _patterns(len(moved), rng or np.random.default_rng(0), FAST)
     flips = [np.abs(np.where(block, -moved, moved).sum(axis=1)) for block in blocks]
-    return _p(abs(float(moved.sum())), flips, exact), up, down
+    return (*_p(abs(float(moved.sum())), flips, exact), up, down)
 
 
-def _changed_units(a: np.ndarray, b: np.ndarray, unit: np.ndarray, k: int) -> np.ndarray:
-    """Which units hold a document whose two values differ."""
+def _own_changes(a: np.ndarray, b: np.ndarray, reduce, unit: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(each unit's own change: the metric on its rows alone, tuned - base; which units changed). A unit whose own
+    metric is the same in both arms is not flipped, though its arrays may differ (an answer of another length that
+    scores the same): whether a unit's own metric moved is the same after a swap, so the test may condition on it,
+    and the p then never claims more than the units that went one way can show."""
+    rows = [np.flatnonzero(unit == u) for u in range(k)]
+    with np.errstate(all="ignore"):
+        own = np.array([reduce(b[r][None])[0] - reduce(a[r][None])[0] for r in rows], dtype=float)
     if a.dtype == object:
         diff = np.array([x != y for x, y in zip(a, b)], dtype=bool)
     else:
         diff = (a != b).reshape(len(a), -1).any(axis=1)
-    return np.bincount(unit, weights=diff.astype(float), minlength=k) > 0
-
-
-def _directions(a: np.ndarray, b: np.ndarray, reduce, unit: np.ndarray, k: int) -> tuple[int, int]:
-    """Units whose own metric (the metric on that unit's rows alone) rose and fell."""
-    rows = [np.flatnonzero(unit == u) for u in range(k)]
-    with np.errstate(all="ignore"):
-        own = np.array([reduce(b[r][None])[0] - reduce(a[r][None])[0] for r in rows], dtype=float)
-    return int(np.sum(own > 0)), int(np.sum(own < 0))
+    arrays = np.bincount(unit, weights=diff.astype(float), minlength=k) > 0
+    # a unit whose own metric is undefined (no tokens on one side) counts as changed when its arrays differ
+    return own, np.where(np.isnan(own), arrays, own != 0)
 
 
 def corpus_test(a: np.ndarray, b: np.ndarray, reduce, clusters=None, rng=None,
-                budget: tuple[int, int] = FAST) -> tuple[float | None, int, int]:
-    """(p, units that rose, units that fell) for a corpus metric, from the base's (a) and the tuned arm's (b)
-    per-document arrays (n, ...); `reduce` maps (R, n, ...) arrays to R metric values. `budget`: FAST, or SLOW for
-    an aggregation without a vectorised form."""
+                budget: tuple[int, int] = FAST) -> tuple[float | None, int | None, int, int]:
+    """(p, random patterns drawn (None: exact), units that rose, units that fell) for a corpus metric, from the
+    base's (a) and the tuned arm's (b) per-document arrays (n, ...); `reduce` maps (R, n, ...) arrays to R metric
+    values. `budget`: FAST, or SLOW for an aggregation without a vectorised form."""
     unit, k = _units(len(a), clusters)
-    up, down = _directions(a, b, reduce, unit, k)
+    own, changed = _own_changes(a, b, reduce, unit, k)
+    up, down = int(np.sum(own > 0)), int(np.sum(own < 0))
     with np.errstate(all="ignore"):
         observed = abs(float(reduce(b[None])[0] - reduce(a[None])[0]))
-    moved = np.flatnonzero(_changed_units(a, b, unit, k))
+    moved = np.flatnonzero(changed)
     if not len(moved):
-        return (1.0 if np.isfinite(observed) else None), up, down
+        return (1.0 if np.isfinite(observed) else None), None, up, down
     blocks, exact = _patterns(len(moved), rng or np.random.default_rng(0), budget)
     position = np.full(k, -1)
     position[moved] = np.arange(len(moved))
@@ -114,10 +118,10 @@ def corpus_test(a: np.ndarray, b: np.ndarray, reduce, clusters=None, rng=None,
         swap = swap.reshape(swap.shape + shape)
         with np.errstate(all="ignore"):
             swaps.append(np.abs(reduce(np.where(swap, a, b)) - reduce(np.where(swap, b, a))))
-    return _p(observed, swaps, exact), up, down
+    return (*_p(observed, swaps, exact), up, down)
 
 
-def attach(c: Comparison, result: tuple[float | None, int, int]) -> Comparison:
-    """A "n too small" comparison with its exact test: p_exact, n_up, n_down."""
-    c.p_exact, c.n_up, c.n_down = result
+def attach(c: Comparison, result: tuple[float | None, int | None, int, int]) -> Comparison:
+    """A "n too small" comparison with its sign-flip test: p_exact, p_draws (None when exact), n_up, n_down."""
+    c.p_exact, c.p_draws, c.n_up, c.n_down = result
     return c
