@@ -205,6 +205,7 @@ def _defined_names(path: Path) -> list[str]:
     return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
 
 
+@pytest.mark.slow  # over 10 s on the 2-core CPU: runs in CI, not in -m 'not slow'
 def test_no_dead_code():
     """Every top-level function and class of the project is used somewhere besides its own definition: by the code,
     a task YAML (`!function utils.x`), the tests or the benchmarks."""

@@ -105,6 +105,7 @@ def test_bad_input(name, tiny_model, tiny_adapters, tmp_path, foreign_adapter, p
         assert (tmp_path / "run" / "run.json").read_text() == '{"schema": "harness.run/1"}', "left untouched"
 
 
+@pytest.mark.slow  # over 10 s on the 2-core CPU: runs in CI, not in -m 'not slow'
 def test_pickle_adapter_runs_with_flag(tiny_model, pickle_adapter, tmp_path):
     r = harness("run", "--base", str(tiny_model), "--adapter", str(pickle_adapter), "--allow-pickle", "--tasks",
                 "tiny_ll", "--include-path", str(ENGINE_TASKS), "--limit", "2", "--out", str(tmp_path / "run"),

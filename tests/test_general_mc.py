@@ -175,6 +175,7 @@ def test_stock_lm_eval_runs_general_mc(tiny_model, mmlu, tmp_path):
     assert 0 <= res["acc,none"] <= 1 and 0 <= res["acc_macro,none"] <= 1
 
 
+@pytest.mark.slow  # over 10 s on the 2-core CPU: runs in CI, not in -m 'not slow'
 def test_hub_only_task_offline_fails_in_one_line(tmp_path, tiny_model):
     """A stock lm-eval task whose data is on the hub: exit 2 before any model loads, one line naming the dataset."""
     r = subprocess.run([sys.executable, "-m", "harness", "run", "--base", str(tiny_model), "--tasks",

@@ -49,6 +49,7 @@ def _contrast(a, b) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
+@pytest.mark.slow  # over 10 s on the 2-core CPU: runs in CI, not in -m 'not slow'
 def test_every_plot_is_a_readable_png(tmp_path, monkeypatch):
     """Every plot kind is written as a valid PNG (and a PDF), no wider than the report shrinks much, and no text
     in it is under 9 pt, nor under 12 px once the report's column has scaled the image."""

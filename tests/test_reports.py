@@ -103,6 +103,7 @@ def test_html_renders_and_never_runs_model_output(rendered, tmp_path):
     assert shot.stat().st_size > 20_000
 
 
+@pytest.mark.slow  # over 10 s on the 2-core CPU: runs in CI, not in -m 'not slow'
 def test_report_does_not_import_torch(tmp_path):
     code = ("import sys; from harness.cli.app import main; "
             f"rc = main(['report', {str(GOLDEN_RUN)!r}, '--out', {str(tmp_path)!r}]); "
