@@ -108,6 +108,17 @@ def comparison_text(c: dict | None) -> str:
     return f"{numbers.delta(c['delta'], ci_of(c.get('ci95')))}{marker(c)}".strip()
 
 
+def better(c: dict) -> bool:
+    """A change in the metric's good direction (a gain), not a loss nor exactly nothing."""
+    return tables.present(c.get("delta")) and ((c["delta"] > 0) if c.get("higher_is_better") is not False
+                                               else (c["delta"] < 0))
+
+
+def worse(c: dict) -> bool:
+    return tables.present(c.get("delta")) and ((c["delta"] < 0) if c.get("higher_is_better") is not False
+                                               else (c["delta"] > 0))
+
+
 def small_text(c: dict) -> str:
     """'n too small: 6 documents < 20; 6 of 6 documents worse, exact p = 0.031': why a comparison has no interval,
     and its exact sign-flip test where the record has one."""
@@ -152,12 +163,12 @@ def direction_text(c: dict) -> str | None:
     if not (tables.present(up) and tables.present(down)):
         return None
     hib = c.get("higher_is_better") is not False
-    worse, better = (int(down), int(up)) if hib else (int(up), int(down))
+    n_worse, n_better = (int(down), int(up)) if hib else (int(up), int(down))
     of = numbers.count(c.get("n_clusters") or c.get("n"))
-    if not worse and not better:
+    if not n_worse and not n_better:
         return f"none of {of} {units(c)} went either way"
-    bad = tables.present(c.get("delta")) and ((c["delta"] < 0) if hib else (c["delta"] > 0))
-    lead, other = ((worse, "worse"), (better, "better")) if bad or not better else ((better, "better"), (worse, "worse"))
+    lead, other = (((n_worse, "worse"), (n_better, "better")) if worse(c) or not n_better
+                   else ((n_better, "better"), (n_worse, "worse")))
     return f"{lead[0]} of {of} {units(c)} {lead[1]}" + (f", {other[0]} {other[1]}" if other[0] else "")
 
 
@@ -200,9 +211,9 @@ def forgetting_verdict(c: dict, base=None) -> tuple[str, bool]:
     what the probe can rule out."""
     hib = c.get("higher_is_better") is not False
     word = "drop" if hib else "rise"  # lower is better (perplexity): the loss is a rise
-    worse = tables.present(c.get("delta")) and ((c["delta"] < 0) if hib else (c["delta"] > 0))
+    lost = worse(c)
     if c.get("test") == stats.N_TOO_SMALL:
-        if exact_evidence(c) and worse:
+        if exact_evidence(c) and lost:
             return (f"a {word} by the exact sign-flip test ({exact_p(c)}, not adjusted); too few for an interval "
                     f"({too_small(c)})", True)
         return f"n too small ({too_small(c)}): no verdict", False
@@ -210,7 +221,7 @@ def forgetting_verdict(c: dict, base=None) -> tuple[str, bool]:
     if not isinstance(ci, list) or not tables.present(c.get("p_value")):
         return "no test (see --resamples)", False
     if tables.starred(c):
-        return (f"significant {word}", True) if worse else ("significant improvement", False)
+        return (f"significant {word}", True) if lost else ("significant improvement", False)
     bad = -ci[0] if hib else ci[1]  # how far the CI reaches on the bad side
     descriptive = "descriptive (per group): " if tables.descriptive(c) else ""
     shown = bound_text(hib, bad, base)

@@ -31,17 +31,6 @@ def significance(c: dict, adjustment: str) -> str:
     return f"not significant after {adjustment}"
 
 
-def better(c: dict) -> bool:
-    """A change in the metric's good direction (a gain), not a loss nor exactly nothing."""
-    return tables.present(c.get("delta")) and ((c["delta"] > 0) if c.get("higher_is_better") is not False
-                                               else (c["delta"] < 0))
-
-
-def worse(c: dict) -> bool:
-    return tables.present(c.get("delta")) and ((c["delta"] < 0) if c.get("higher_is_better") is not False
-                                               else (c["delta"] > 0))
-
-
 def gate_words(report: Report, arm: str) -> str:
     """The gate's result for one adapter: PASS, or FAIL with the failing rules that judged it; "not run" without
     its run's gate.json."""
@@ -159,7 +148,7 @@ def _losses(report: Report, mine: list[dict], anytime: dict) -> tuple[list[str],
             if stopping.worse(c, anytime[_key(c)]):
                 parts.append(f"{_loss(c)} in {c['task']} {c['metric']} {stopping.text(c, anytime[_key(c)])}")
                 lost.add(c["task"])
-        elif tables.starred(c) and worse(c):
+        elif tables.starred(c) and text.worse(c):
             parts.append(f"significant {_loss(c)} in {c['task']} {c['metric']} {comparison_text(c)}"
                          f"{_caveat(report, c)}")
             lost.add(c["task"])
@@ -189,10 +178,10 @@ def broke(report: Report, arm: str) -> str:
         c = reading(report, arm, task, head)
         if c is None or task in lost:
             continue
-        if _key(c) not in anytime and text.exact_evidence(c) and worse(c):
+        if _key(c) not in anytime and text.exact_evidence(c) and text.worse(c):
             parts.append(f"{task} {c['metric']}: {text.direction_text(c)} (Δ {numbers.delta(c['delta'])}; "
                          f"{text.exact_p(c)}, not adjusted for the run's comparisons)")
-        elif _key(c) not in anytime and not _judged(c) and not (text.exact_evidence(c) and better(c)):
+        elif _key(c) not in anytime and not _judged(c) and not (text.exact_evidence(c) and text.better(c)):
             # a gain shown by the exact test was judged (nothing broke there); anything else small was not
             unjudged.append(_not_judged(c))
             continue
@@ -223,7 +212,7 @@ def sentence(report: Report, arm: str) -> str:
         if c is None:
             parts.append(f"gained: no comparison on {main[0]} {main[1]} (the primary task)")
         else:
-            head = f"{'gained' if better(c) else 'changed'}: {main[0]} {main[1]} (primary task) Δ "
+            head = f"{'gained' if text.better(c) else 'changed'}: {main[0]} {main[1]} (primary task) Δ "
             b = stopping.change(report, c)
             parts.append(head + (f"{stopping.text(c, b)} (fixed-n stars do not apply after stopping early)"
                                  if b is not None else

@@ -148,12 +148,11 @@ def _today(run: dict, run_dir: Path) -> dict:
     from harness.core import comparisons
 
     recorded = (run.get("statistics") or {}).get("version")
-    if recorded == comparisons.VERSION or len(run.get("arms") or []) < 2:
-        return run
-    if (run_dir / "samples").is_dir():
-        return comparisons.current(run, run_dir)
-    print(f"warning: {run_dir}: its comparisons follow statistics contract {recorded}, not {comparisons.VERSION}, "
-          "and its samples are not here to recompute them: the numbers below are the run's own", file=sys.stderr)
+    if recorded == comparisons.VERSION or (run_dir / "samples").is_dir():
+        return comparisons.current(run, run_dir)  # which leaves a run of today's contract (or one arm) as it is
+    if len(run.get("arms") or []) > 1:
+        print(f"warning: {run_dir}: its comparisons follow statistics contract {recorded}, not {comparisons.VERSION}, "
+              "and its samples are not here to recompute them: the numbers below are the run's own", file=sys.stderr)
     return run
 
 

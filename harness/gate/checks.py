@@ -90,12 +90,11 @@ def as_change(c, higher_is_better, unit: str = "document") -> Change:
     """`c` (a run.json comparison or a stats.Comparison) turned into the metric's good direction."""
     get = c.get if isinstance(c, dict) else (lambda k: getattr(c, k, None))
     flip = higher_is_better is False
-    delta, ci = get("delta"), get("ci95")
-    margin_ci = get("ci95_margin") if isinstance(c, dict) else get("ci_margin")
-    if ci is not None:
-        ci = (-ci[1], -ci[0]) if flip else (ci[0], ci[1])
-    if margin_ci is not None:
-        margin_ci = (-margin_ci[1], -margin_ci[0]) if flip else (margin_ci[0], margin_ci[1])
+    def good_way(pair):  # an interval turned into the metric's good direction
+        return None if pair is None else ((-pair[1], -pair[0]) if flip else (pair[0], pair[1]))
+
+    delta, ci = get("delta"), good_way(get("ci95"))
+    margin_ci = good_way(get("ci95_margin") if isinstance(c, dict) else get("ci_margin"))
     n, test = get("n"), get("test")
     why = (f"n too small ({stats.too_small(n, get('min_n'), get('n_clusters'), stats.MIN_CLUSTERS, get('n_changed'))}): no interval"
            if test == stats.N_TOO_SMALL
