@@ -19,6 +19,9 @@ _TRAIN_HELP = {
     "precision": "auto | bf16 | fp16 | fp32 (auto: bf16/fp16 on CUDA, fp32 on CPU)",
     "early_stopping_patience": "stop after N evaluations without improvement",
     "overfit_patience": "evaluations of rising eval loss (with falling train loss) that mean overfitting",
+    "save_steps": "save a checkpoint (OUT/checkpoints/checkpoint-STEP) every N steps",
+    "save_total_limit": "keep only the newest N checkpoints in OUT/checkpoints/ (default: keep every one, so a "
+                        "checkpoint sweep sees them all)",
     "force": "replace a different run's adapter in --out",
 }
 
@@ -57,7 +60,7 @@ def _field_type(name: str, default):
     # These default to None, so their type cannot be read off the default.
     if name in ("eval_fraction",):
         typ = float
-    if name in ("early_stopping_patience",):
+    if name in ("early_stopping_patience", "save_total_limit"):
         typ = int
     if name in _TRAIN_PATHS:
         typ = str_path

@@ -55,6 +55,7 @@ class TrainConfig:
     overfit_patience: int = 3
     eval_steps: int = 50
     save_steps: int = 50
+    save_total_limit: int | None = None  # checkpoints kept in OUT/checkpoints/; None = every one (a sweep needs them)
     logging_steps: int = 10
     # model
     load_in_4bit: bool = False
@@ -71,9 +72,12 @@ class TrainConfig:
         return d
 
     def fingerprint_fields(self) -> dict:
-        """What makes two runs the same run (resume) rather than different ones; not `force`."""
+        """What makes two runs the same run (resume) rather than different ones; not `force`, and not
+        `save_total_limit` (how many checkpoints stay on disk changes no weight, and a run started before the setting
+        existed must still resume)."""
         d = self.to_json()
         d.pop("force", None)
+        d.pop("save_total_limit", None)
         return d
 
 
@@ -121,7 +125,7 @@ _KIND = {"int": "a whole number", "float": "a number", "bool": "true or false", 
 def _kind(name: str) -> str:
     if name in ("eval_fraction",):
         return "float"
-    if name in ("early_stopping_patience",):
+    if name in ("early_stopping_patience", "save_total_limit"):
         return "int"
     if name == "target_modules":
         return "targets"
@@ -248,6 +252,8 @@ def _range_problems(cfg: TrainConfig) -> list[str]:
                  "save_steps", "logging_steps", "overfit_patience"):
         if getattr(cfg, name) < 1:
             p.append(f"{name} {getattr(cfg, name)}: must be >= 1")
+    if cfg.save_total_limit is not None and cfg.save_total_limit < 1:
+        p.append(f"save_total_limit {cfg.save_total_limit}: must be >= 1 (or leave it out to keep every checkpoint)")
     if math.isfinite(cfg.lora_dropout) and not 0 <= cfg.lora_dropout < 1:
         p.append(f"lora_dropout {cfg.lora_dropout}: must be in [0, 1)")
     if math.isfinite(cfg.learning_rate) and cfg.learning_rate <= 0:

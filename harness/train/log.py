@@ -31,26 +31,60 @@ def to_csv(rows: list[dict]) -> str:
 
 
 def overfitting_verdict(rows: list[dict], patience: int) -> dict:
-    """Overfitting = eval loss rising for `patience` consecutive evaluations while the train loss keeps falling
-    over the same span. (The reverse, eval falling while train rises, is not overfitting.)"""
+    """Overfitting = eval loss rising for `patience` consecutive evaluations while the train loss keeps falling over
+    the same span, and the final eval loss still above the eval loss the rise started from (the minimum just before
+    it). A rise that the eval loss comes back from (final <= that start) is a recovered rise, not overfitting: it is
+    reported with "recovered": true. (The reverse, eval falling while train rises, is not overfitting.)
+
+    Keys: overfitting, patience, evaluations, since_step (the step the unrecovered rise began; None otherwise), reason;
+    recovered, rise ({from_step, to_step, rises, start_eval_loss, peak_eval_loss} or None) and final_eval_loss."""
     evals = [(r["step"], r["eval_loss"]) for r in rows if r.get("eval_loss") not in (None, "")]
     trains = [(r["step"], r["loss"]) for r in rows if r.get("loss") not in (None, "")]
-    verdict = {"overfitting": False, "patience": patience, "evaluations": len(evals), "since_step": None}
+    verdict = {"overfitting": False, "patience": patience, "evaluations": len(evals), "since_step": None,
+               "recovered": False, "rise": None, "final_eval_loss": evals[-1][1] if evals else None}
     if len(evals) < patience + 1 or len(trains) < 2:
         verdict["reason"] = f"fewer than {patience + 1} evaluations"
         return verdict
+    rises = _rises(evals, trains, patience)
+    if not rises:
+        verdict["reason"] = "eval loss did not rise while train loss fell"
+        return verdict
+    final = evals[-1][1]
+    kept = [r for r in rises if final > r["start_eval_loss"]]
+    rise = (kept or rises)[0]
+    what = (f"eval loss rose {rise['rises']} evaluations in a row (steps {rise['from_step']}-{rise['to_step']}) "
+            "while train loss fell")
+    start = f"the {rise['start_eval_loss']:.4g} it rose from at step {rise['from_step']}"
+    if kept:
+        verdict.update(overfitting=True, since_step=rise["from_step"], rise=rise,
+                       reason=f"{what}, and the final eval loss {final:.4g} is still above {start}")
+    else:
+        verdict.update(recovered=True, rise=rise,
+                       reason=f"{what}, then recovered: the final eval loss {final:.4g} is not above {start}; "
+                              "not overfitting")
+    return verdict
+
+
+def _rises(evals: list[tuple], trains: list[tuple], patience: int) -> list[dict]:
+    """Each run of rising eval loss with `patience` consecutive rises over which the train loss fell, once, in step
+    order. A run starts at the evaluation before its first rise (its minimum) and ends at its peak."""
+    found: dict[int, dict] = {}
     for end in range(patience, len(evals)):
         span = evals[end - patience:end + 1]
-        rising = all(b[1] > a[1] for a, b in zip(span, span[1:]))
-        if not rising:
+        if not all(b[1] > a[1] for a, b in zip(span, span[1:])):
             continue
         start, stop = span[0][0], span[-1][0]
         train_span = [loss for step, loss in trains if start <= step <= stop]
         before = [loss for step, loss in trains if step <= start]
         first = before[-1] if before else (train_span[0] if train_span else None)
-        if first is not None and train_span and train_span[-1] < first:
-            verdict.update(overfitting=True, since_step=start,
-                           reason=f"eval loss rose {patience} evaluations in a row (steps {start}-{stop}) while train loss fell")
-            return verdict
-    verdict["reason"] = "eval loss did not rise while train loss fell"
-    return verdict
+        if first is None or not train_span or train_span[-1] >= first:
+            continue
+        lo = end - patience
+        while lo > 0 and evals[lo][1] > evals[lo - 1][1]:
+            lo -= 1
+        hi = end
+        while hi + 1 < len(evals) and evals[hi + 1][1] > evals[hi][1]:
+            hi += 1
+        found.setdefault(lo, {"from_step": evals[lo][0], "to_step": evals[hi][0], "rises": hi - lo,
+                              "start_eval_loss": evals[lo][1], "peak_eval_loss": evals[hi][1]})
+    return [found[k] for k in sorted(found)]

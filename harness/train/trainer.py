@@ -1,7 +1,8 @@
 """`harness train`: a LoRA / QLoRA adapter from peft + the transformers Trainer, configured well, not a new trainer.
 
 Output folder: the adapter (adapter_config.json + adapter_model.safetensors), the tokenizer, training_log.csv,
-TensorBoard events under tensorboard/, checkpoints/ (for resume), train_config.json (what this run is) and, once
+TensorBoard events under tensorboard/, checkpoints/checkpoint-STEP every save_steps (every one kept unless
+save_total_limit says otherwise: for resume and checkpoint sweeps), train_config.json (what this run is) and, once
 finished, train_summary.json.
 """
 
@@ -126,7 +127,8 @@ def _training_args(cfg: TrainConfig, out: Path, device: str, has_eval: bool):
         learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.max_grad_norm, logging_steps=cfg.logging_steps, save_steps=save_steps,
-        save_total_limit=2, eval_strategy="steps" if has_eval else "no", eval_steps=cfg.eval_steps if has_eval else None,
+        save_total_limit=cfg.save_total_limit,  # None: every checkpoint stays (a sweep of the run needs them)
+        eval_strategy="steps" if has_eval else "no", eval_steps=cfg.eval_steps if has_eval else None,
         load_best_model_at_end=bool(cfg.early_stopping_patience), metric_for_best_model="eval_loss",
         greater_is_better=False, bf16=bf16, fp16=fp16, seed=cfg.seed, data_seed=cfg.seed,
         optim="paged_adamw_8bit" if cfg.load_in_4bit and device.startswith("cuda") else "adamw_torch",
@@ -204,7 +206,11 @@ def _summary_line(summary: dict, out: Path, name: str | None, wall: float) -> st
     eval_loss = summary["final_eval_loss"]
     ev = f", eval loss {eval_loss:.4f} (perplexity {summary['eval_perplexity']:.2f})" if eval_loss is not None else ""
     tl = f"{summary['final_train_loss']:.4f}" if summary["final_train_loss"] is not None else "n/a"
-    warn = "; OVERFITTING: " + summary["overfitting"]["reason"] if summary["overfitting"]["overfitting"] else ""
+    verdict = summary["overfitting"]
+    warn = "; OVERFITTING: " + verdict["reason"] if verdict["overfitting"] else ""
+    if verdict.get("recovered"):
+        warn = (f"; eval loss rose at steps {verdict['rise']['from_step']}-{verdict['rise']['to_step']} and recovered "
+                "(not overfitting)")
     where = f"; registered as '{name}'" if name else ""
     return (f"trained {summary['steps']} steps in {wall:.1f}s ({summary['tokens_per_s']} tokens/s): train loss {tl}{ev}"
             f"{warn}; adapter in {out}{where}")
