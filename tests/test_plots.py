@@ -1,5 +1,5 @@
-"""The report's plots, drawn with real matplotlib from the golden run: valid PNGs about as wide as the HTML report's
-column, no text under 9 pt, colours that mean better / worse / not significant in deltas.png (with a marker and
+"""The report's plots, drawn with real matplotlib from the golden run: valid 300 dpi PNGs no wider than the HTML
+report's column at 110 px an inch, no text under 9 pt (nor under 12 px once shown in that column), colours that mean better / worse / not significant in deltas.png (with a marker and
 words beside each colour), confusion-matrix numbers that contrast with their cells, and a caption for every plot."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import pytest
 from matplotlib.colors import to_rgb
 from matplotlib.text import Text
 
-from reports import data, notes, plots
+from reports import data, figstyle, notes, plots
 
 GOLDEN_RUN = Path(__file__).resolve().parent / "data" / "golden_run"
 DISPLAY_PX = 1150  # the HTML report's column, where a wider image is shrunk to fit
+SCREEN_PPI = 110  # px an inch the screen figures are sized for: three panels make the column
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -51,8 +52,8 @@ def _contrast(a, b) -> float:
 
 @pytest.mark.slow  # over 10 s on the 2-core CPU: runs in CI, not in -m 'not slow'
 def test_every_plot_is_a_readable_png(tmp_path, monkeypatch):
-    """Every plot kind is written as a valid PNG (and a PDF), no wider than the report shrinks much, and no text
-    in it is under 9 pt, nor under 12 px once the report's column has scaled the image."""
+    """Every plot kind is written as a valid PNG (and a PDF), no wider than the report's column at SCREEN_PPI, and
+    no text in it is under 9 pt, nor under 12 px once the report's column has scaled the 300 dpi image down."""
     from PIL import Image
 
     figures = _capture(monkeypatch)
@@ -65,7 +66,7 @@ def test_every_plot_is_a_readable_png(tmp_path, monkeypatch):
         with Image.open(png) as image:
             image.verify()
             width = image.size[0]
-        assert width <= 1.1 * DISPLAY_PX, (name, width)
+        assert width / plots.DPI * SCREEN_PPI <= 1.1 * DISPLAY_PX, (name, width)
         scale = min(1.0, DISPLAY_PX / width)
         texts = [t for t in fig.findobj(Text) if t.get_text().strip()]
         assert texts, name
@@ -79,7 +80,7 @@ def _mark(report: data.Report, task: str, metric: str, arm: str) -> None:
     c.loc[(c.task == task) & (c.metric == metric) & (c.arm == arm), "significant"] = True
 
 
-def test_deltas_colour_follows_direction_and_significance(tmp_path, monkeypatch):
+def test_deltas_colour_follows_direction_and_significance():
     """Green ▲ for a significant change the good way (lower is better for unparseable_rate), vermillion ▼ the bad
     way, grey n.s. otherwise, each with its words beside it; 'n too small' stays a hollow point without an interval;
     the suptitle says what colours and markers mean and names the adjustment."""
@@ -87,9 +88,7 @@ def test_deltas_colour_follows_direction_and_significance(tmp_path, monkeypatch)
     _mark(report, "yelp", "accuracy", "lora_r8")  # +0.35, higher is better
     _mark(report, "yelp", "unparseable_rate", "lora_r16")  # −0.175, lower is better
     _mark(report, "general_qa", "exact_match", "lora_r8")  # −0.10, higher is better
-    figures = _capture(monkeypatch)
-    plots.forest(report, tmp_path, {"png"})
-    fig = figures["deltas"]
+    (fig,) = plots.figures(report, figstyle.SCREEN, {"deltas"}).values()  # drawn as render_all draws it, not saved
     green, red, grey = plots.PALETTE["better"], plots.PALETTE["worse"], plots.PALETTE["neutral"]
     seen = {}
     for ax in fig.axes:
@@ -128,6 +127,7 @@ def test_confusion_numbers_contrast_with_their_cells(tmp_path, monkeypatch):
     assert colours == {"white", "black"}
 
 
+@pytest.mark.slow  # every plot at three sizes (tests/test_plots_print.py): over 10 s on the 2-core CPU
 @pytest.mark.parametrize("formats", [{"png"}, {"pdf"}])
 def test_every_plot_has_a_caption(tmp_path, formats):
     """A sentence or two for every path render_all returns; the deltas caption names the adjustment and its

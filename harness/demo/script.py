@@ -157,7 +157,7 @@ def _gate_and_report(run_dir: Path) -> tuple:
     gate_output.write_all(verdicts, run_doc, run_dir / "gate.xml", run_dir / "gate.json")
     print(gate_output.console(verdicts))
     _step(5, "harness report: Markdown, HTML, LaTeX, plots, a model card (with the gate's verdict)")
-    _, _, report = write_report([run_dir], run_dir, {"md", "html", "tex", "png", "card"})
+    _, _, report = write_report([run_dir], run_dir, {"md", "html", "tex", "png", "pdf", "card"})
     return report, verdicts
 
 
