@@ -31,8 +31,11 @@ class Table:
 
 @dataclass
 class Block:
-    kind: str  # "heading" | "paragraph" | "warning" | "table" | "bullets"
+    kind: str  # "heading" | "paragraph" | "warning" | "warnings" (items) | "table" | "bullets" | "mark"
     text: str = ""
     level: int = 2
     table: Table | None = None
     items: list[str] = field(default_factory=list)
+    mark: str = ""  # "mark": PASS | FAIL | NOT JUDGED, with `text` the adapter and `note` where the mark comes from
+    note: str = ""
+    link: tuple[str, str] | None = None  # (label, anchor): a paragraph that ends with a link into the page

@@ -1,29 +1,22 @@
-"""A Hugging Face Hub model card per adapter, `cards/<arm>/README.md`: YAML front matter the Hub reads (`base_model`,
-`library_name: peft`, `tags`, and a `model-index` holding every score of the arm, which the Hub shows as evaluation
-results), then what the report says about that adapter: the headline, every delta vs base with its 95% CI,
-forgetting, n, and how it was measured. Numbers are the report's (reports/numbers.py); the values in the front
-matter are run.json's, unrounded."""
+"""A Hugging Face Hub model card per adapter, `cards/<arm>/README.md`: YAML front matter the Hub reads
+(reports/card_meta.py: `base_model` as a Hub id, `library_name: peft`, `pipeline_tag`, `license`, `language` and
+`datasets` where known, and a `model-index` holding every score of the arm, which the Hub shows as evaluation
+results), then what the report says about that adapter: the gate's result and the report's warnings first, the
+headline, how to load it, every delta vs base with its 95% CI, forgetting, n, and how it was measured. Numbers are
+the report's (reports/numbers.py); the values in the front matter are run.json's, unrounded. A card is published:
+no path of this machine is in it, only folder names."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from pathlib import PurePosixPath, PureWindowsPath
 
 from harness.core import results, stats
-from reports import markdown, numbers, tables, text, verdict
+from reports import card_meta, markdown, numbers, tables, text, verdict
 from reports.data import Arm, Report
 
 CARDS_DIR = "cards"
 ADJUSTMENTS = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
-# Hub task ids (the pipeline tags the Hub renders) and dataset ids of the tasks that read a hub dataset by default.
-TASK_TYPES = {"yelp": "text-classification", "yelp_mc": "text-classification", "general_qa": "question-answering",
-              "general_mc": "multiple-choice", "docqa": "question-answering", "docqa_lf": "question-answering"}
-TASK_NAMES = {"text-classification": "Text Classification", "question-answering": "Question Answering",
-              "multiple-choice": "Multiple Choice", "text-generation": "Text Generation"}
-HUB_DATASETS = {"yelp": ("Yelp/yelp_review_full", "Yelp Review Full"),
-                "yelp_mc": ("Yelp/yelp_review_full", "Yelp Review Full"),
-                "general_qa": ("nq_open", "NQ-open"), "general_mc": ("cais/mmlu", "MMLU")}
+LONG = 100_000  # what a card never cuts: the gate's checks, the warnings
 
 
 def folder_name(arm: str) -> str:
@@ -33,52 +26,16 @@ def folder_name(arm: str) -> str:
     return safe or "adapter"
 
 
-def base_model(run: dict) -> str:
-    """The hub id the base was loaded from, or, for a local folder, its name."""
-    base = run["base"]
-    source = str(base.get("source") or base["name"])
-    local = PurePosixPath(source).is_absolute() or PureWindowsPath(source).is_absolute() or source.startswith(".")
-    return base["name"] if local else source
-
-
-def _dataset(report: Report, task: str) -> dict:
-    run = report.runs[0]
-    info = report.tasks.get(task) or {}
-    docs = f"{info['n_docs']} documents" if isinstance(info.get("n_docs"), int) else "documents"
-    # --data names a family (yelp), whose members (yelp_mc) read the same file
-    local = any(task == k or task.startswith(k + "_") for k in (run.get("config") or {}).get("data") or {})
-    if task in HUB_DATASETS and not local:
-        hub_id, pretty = HUB_DATASETS[task]
-        return {"name": f"{pretty} ({docs})", "type": hub_id}
-    return {"name": f"{task} ({docs}, local data)", "type": task}
-
-
-def model_index(report: Report, arm: str) -> list[dict]:
-    """One result per task of the arm, with every (task, metric) score of run.json as a metric."""
-    s = report.scores
-    rows = [r for r in s[s.arm == arm].to_dict("records")
-            if not numbers.missing(r.get("value")) and not isinstance(r.get("value"), bool)]
-    twice = Counter((r["task"], r["metric"]) for r in rows)
-    by_task: dict[str, list[dict]] = {}
-    for r in rows:
-        name = r["metric"] + (f" ({r['filter']})" if twice[(r["task"], r["metric"])] > 1 else "")
-        by_task.setdefault(r["task"], []).append({"type": r["metric"], "name": name, "value": float(r["value"])})
-    out = []
-    for task, metrics in by_task.items():
-        kind = TASK_TYPES.get(task, "text-generation")
-        out.append({"task": {"type": kind, "name": TASK_NAMES[kind]}, "dataset": _dataset(report, task),
-                    "metrics": metrics})
-    return [{"name": arm, "results": out}]
-
-
-def front_matter(report: Report, arm: Arm) -> str:
-    import yaml
-
-    peft_type = str(((arm.adapter or {}).get("peft") or {}).get("peft_type") or "lora").lower()
-    meta = {"base_model": base_model(report.runs[0]), "library_name": "peft",
-            "tags": ["peft", peft_type, "adapter-evaluation", *dict.fromkeys(report.tasks)],
-            "model-index": model_index(report, arm.name)}
-    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000) + "---\n"
+def base_text(run: dict, base_id: str | None, said: str) -> str:
+    """The base as a card names it: its Hub id (and, for a local folder, that folder's name), or the local model's
+    name when no Hub id is known."""
+    name = card_meta.base_name(run)
+    if base_id is None:
+        return (f"the local model named `{markdown.esc(name)}` (no Hub id recorded: `harness report --base-model-id "
+                "OWNER/NAME` names it)")
+    if not said:
+        return f"`{markdown.esc(base_id)}`"
+    return f"`{markdown.esc(base_id)}` ({said}; the run loaded a local folder named `{markdown.esc(name)}`)"
 
 
 def _comparisons(report: Report, arm: str) -> tuple[list[dict], list[dict]]:
@@ -153,20 +110,27 @@ def deltas_section(report: Report, arm: str, own: list[dict], forgetting: list[d
     return out
 
 
-def measured_section(report: Report, arm: Arm) -> list[str]:
-    run = next((r for r, d in zip(report.runs, report.run_dirs) if d == arm.run_dir), report.runs[0])
-    cfg, base, env = run.get("config") or {}, run["base"], run.get("environment") or {}
-    stat = run.get("statistics") or {}
+def _data_source(run: dict, task: str) -> str:
+    hub = card_meta.hub_dataset(run, task)
+    return f"{hub[0]}, {hub[3]} split" if hub else "local data"
+
+
+def measured_section(report: Report, arm: Arm, base_id: str | None) -> list[str]:
+    run = card_meta.run_of(report, arm)
+    name = card_meta.base_name(run)
+    base = f"`{markdown.esc(name)}`" + (" (a local model)" if base_id is None else "" if base_id == name
+                                        else f" (`{markdown.esc(base_id)}`)")
+    cfg, env, stat = run.get("config") or {}, run.get("environment") or {}, run.get("statistics") or {}
     settings = {k: cfg.get(k) for k in ("engine", "seed", "limit", "num_fewshot", "max_gen_toks")
                 if cfg.get(k) is not None}
     versions = {k: env.get(k) for k in ("harness", "lm_eval", "transformers", "peft") if env.get(k)}
-    tasks = ", ".join(f"{markdown.esc(t)} ({numbers.count(i.get('n_docs'))} documents)"
+    tasks = ", ".join(f"{markdown.esc(t)} ({numbers.count(i.get('n_docs'))} documents, {_data_source(run, t)})"
                       for t, i in report.tasks.items())
     peft = (arm.adapter or {}).get("peft") or {}
     lines = ["## How it was measured", "",
              f"- Run `{markdown.esc(run['run_id'])}` ({markdown.esc(run.get('created', ''))}): the adapter and its "
-             f"base `{markdown.esc(base_model(run))}` ({markdown.esc(base.get('dtype'))}, quantization "
-             f"{markdown.esc(base.get('quantization'))}) scored the same documents, on {tasks}.",
+             f"base {base} ({markdown.esc(run['base'].get('dtype'))}, quantization "
+             f"{markdown.esc(run['base'].get('quantization'))}) scored the same documents, on {tasks}.",
              "- Settings: " + (", ".join(f"{k} {markdown.esc(v)}" for k, v in settings.items())
                                or "as recorded in run.json") + ".",
              "- Adapter: " + (", ".join(f"{k} {_setting(v)}" for k, v in peft.items()) or "no PEFT config") + "."]
@@ -178,39 +142,73 @@ def measured_section(report: Report, arm: Arm) -> list[str]:
     lines.append(f"- Δ = adapter − base on the same documents, with its per-comparison 95% CI ({ci}). Adjusted p: "
                  f"{adjustment} over {family}. MDE: the change a comparison would detect with 80% power at "
                  "two-sided 5%.")
-    return lines + gate_lines(report, arm)
+    return lines
 
 
 def gate_lines(report: Report, arm: Arm) -> list[str]:
-    """The checks `harness gate` made on this adapter, when its run directory holds the gate's verdict."""
+    """The checks `harness gate` made on this adapter, when its run directory holds the gate's verdict: the result,
+    then every failed check whole."""
     gate = next((g for g in report.gates if g["run_dir"] == arm.run_dir), None)
     if gate is None:
         return []
     checks = [(rule["name"], c) for rule in gate["rules"] for c in rule["checks"] if c.get("arm") == arm.source_arm]
-    failed = [f"{markdown.esc(name)}: {markdown.esc(c['detail'], limit=300)}" for name, c in checks if not c["passed"]]
-    verdict = "PASS" if not failed else "FAIL (" + "; ".join(failed) + ")"
-    return [f"- Gate (`harness gate`): {verdict}, {len(checks) - len(failed)} of {len(checks)} checks on this adapter "
-            "passed."]
+    failed = [f"- {markdown.esc(name, LONG)}: {markdown.esc(c['detail'], LONG)}" for name, c in checks
+              if not c["passed"]]
+    return [f"**Gate** (`harness gate`): {'FAIL' if failed else 'PASS'}, {len(checks) - len(failed)} of "
+            f"{len(checks)} checks on this adapter passed{'; failed:' if failed else '.'}", *failed, ""]
+
+
+def warning_lines(report: Report, arm: str) -> list[str]:
+    """The report's warnings on this adapter and its base, and the notes on the runs, whole."""
+    others = [a for a in report.adapters if a != arm]
+    said = [*report.notes, *(w for w in text.warnings(report) if not any(w.startswith(f"{o} on ") for o in others))]
+    return ["## Warnings", "", *(f"- {markdown.esc(w, LONG)}" for w in said), ""] if said else []
+
+
+def usage_section(run: dict, base_id: str | None) -> list[str]:
+    """How to load the adapter on its base, with placeholders for what the card cannot know."""
+    base = base_id or "<base-model-id>"
+    extra = ", trust_remote_code=True" if (run.get("config") or {}).get("trust_remote_code") is True else ""
+    lines = ["## Usage", "", "```python", "from peft import PeftModel",
+             "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+             f'base = AutoModelForCausalLM.from_pretrained("{base}"{extra})',
+             f'tokenizer = AutoTokenizer.from_pretrained("{base}"{extra})',
+             'model = PeftModel.from_pretrained(base, "<your-username>/<adapter-name>")', "```"]
+    if base_id is None:
+        lines += ["", "`<base-model-id>`: the Hub id (or a local copy) of the base this adapter was evaluated on, "
+                      f"the local model named `{markdown.esc(card_meta.base_name(run))}`."]
+    return lines
 
 
 def _setting(v) -> str:
-    if isinstance(v, str) and (PurePosixPath(v).is_absolute() or PureWindowsPath(v).is_absolute()):
-        v = PurePosixPath(v.replace("\\", "/")).name or v  # a card is shared: a folder's name, never this machine's path
+    if isinstance(v, str) and card_meta.is_local(v) and len(v) > 1:
+        v = card_meta.local_name(v)  # a card is shared: a folder's name, never this machine's path
     return markdown.esc(", ".join(map(str, v)) if isinstance(v, list) else v)
 
 
-def render(report: Report, arm: Arm) -> str:
+def render(report: Report, arm: Arm, base_model_id: str | None = None, card_license: str | None = None) -> str:
+    import yaml
+
+    run = card_meta.run_of(report, arm)
+    base_id, said = card_meta.base_model_id(run, arm, base_model_id)
+    base = base_text(run, base_id, said)
     own, forgetting = _comparisons(report, arm.name)
     peft_type = str(((arm.adapter or {}).get("peft") or {}).get("peft_type") or "PEFT")
     body = [f"# {markdown.esc(arm.name)}", "",
-            f"A {markdown.esc(peft_type)} adapter on `{markdown.esc(base_model(report.runs[0]))}`, evaluated against "
-            "its base on the same documents.", "", "## Headline", "", headline(report, arm.name, own), "",
-            *deltas_section(report, arm.name, own, forgetting), "", *measured_section(report, arm)]
-    return front_matter(report, arm) + "\n" + "\n".join(body) + "\n"
+            f"A {markdown.esc(peft_type)} adapter on {base}, evaluated against its base on the same documents.", "",
+            *gate_lines(report, arm), *warning_lines(report, arm.name), "## Headline", "",
+            headline(report, arm.name, own), "", *usage_section(run, base_id), "",
+            *deltas_section(report, arm.name, own, forgetting), "",
+            *measured_section(report, arm, base_id)]
+    meta = card_meta.front_matter(report, arm, base_id, card_meta.license_of(arm, card_license))
+    return ("---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000) + "---\n\n"
+            + card_meta.scrub("\n".join(body), card_meta.local_paths(report)) + "\n")
 
 
-def write_all(report: Report, out) -> list[str]:
-    """Write cards/<folder>/README.md for every adapter arm under `out`; return the paths written (relative)."""
+def write_all(report: Report, out, base_model_id: str | None = None, card_license: str | None = None) -> list[str]:
+    """Write cards/<folder>/README.md for every adapter arm under `out`; return the paths written (relative).
+    `base_model_id`: the Hub id of a local base (--base-model-id); `card_license`: the adapters' license (--license)."""
+    card_meta.check(report, base_model_id, card_license)
     written, used = [], set()
     for arm in report.arms:
         if arm.name not in report.adapters:
@@ -220,6 +218,6 @@ def write_all(report: Report, out) -> list[str]:
             name, i = f"{folder_name(arm.name)}-{i}", i + 1
         used.add(name.lower())
         rel = f"{CARDS_DIR}/{name}/README.md"
-        results.atomic_write_text(out / rel, render(report, arm))
+        results.atomic_write_text(out / rel, render(report, arm, base_model_id, card_license))
         written.append(rel)
     return written

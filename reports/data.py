@@ -107,22 +107,23 @@ def read_gate(run_dir: Path, run: dict, notes: list[str]) -> dict | None:
     path = Path(run_dir) / GATE_FILE
     if not path.is_file():
         return None
+    shown = f"{Path(run_dir).name}/{GATE_FILE}"  # a shared report names the run's folder, never a machine path
     try:
         verdict = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        notes.append(f"{path}: not read ({type(e).__name__}); the report shows no gate for this run")
+        notes.append(f"{shown}: not read ({type(e).__name__}); the report shows no gate for this run")
         return None
     problem = _gate_problem(verdict)
     if problem is None and verdict.get("run_id") != run["run_id"]:
         problem = f"it is the verdict on run {verdict.get('run_id')!r}, not on {run['run_id']!r}"
     if problem:
-        notes.append(f"{path}: not a gate verdict on this run ({problem}); the report shows no gate for this run")
+        notes.append(f"{shown}: not a gate verdict on this run ({problem}); the report shows no gate for this run")
         return None
     from harness.core.comparisons import VERSION
 
     if verdict.get("statistics_version") != VERSION:
         judged = verdict.get("statistics_version")
-        notes.append(f"{path}: the gate judged this run under statistics contract {judged or 'unrecorded (before 5)'}, "
+        notes.append(f"{shown}: the gate judged this run under statistics contract {judged or 'unrecorded (before 5)'}, "
                      f"this report recomputes it under contract {VERSION}: the Gate section's intervals may differ from "
                      f"the tables'; rerun `harness gate {Path(run_dir).name} --rules RULES --record` to judge it anew")
     return {"run_id": run["run_id"], "run_dir": Path(run_dir), **verdict}
@@ -235,7 +236,7 @@ def load(run_dirs: list[Path], runs: list[dict] | None = None) -> Report:
                 name = by_weights[fp]
                 new = [t for t in run["tasks"] if (name, t) not in sources]
                 also = f"; its scores on {', '.join(new)} (which the first run lacks) come from this run" if new else ""
-                notes.append(f"{d}: arm '{a['name']}' has the same adapter weights as '{name}' "
+                notes.append(f"run {run['run_id']} ({Path(d).name}): arm '{a['name']}' has the same adapter weights as '{name}' "
                              f"({fp[:19]}…); it is shown once, with the scores of its first run{also}")
                 rename[a["name"]] = name
                 continue

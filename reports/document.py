@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from harness.core import stats
 from harness.core.arms import BASE_ARM
-from reports import classes, glossary, notes, numbers, pairwise, stopping, sweep, tables, text, verdict
+from reports import (
+    classes,
+    decide,
+    glossary,
+    notes,
+    numbers,
+    pairwise,
+    stopping,
+    sweep,
+    tables,
+    text,
+    verdict,
+)
 from reports.blocks import Block, Prompt, Table  # noqa: F401  (the renderers name them document.*)
 from reports.data import Report
 from reports.text import comparison_text, count_text, marker  # noqa: F401  (also the names other renderers use)
@@ -226,8 +238,18 @@ def training_table(report: Report) -> Table | None:
         s = a.train_summary
         t.rows.append([a.name, numbers.count(s.get("steps")), numbers.value(s.get("final_train_loss")),
                        numbers.value(s.get("final_eval_loss")),
-                       "yes" if (s.get("overfitting") or {}).get("overfitting") else "no"])
+                       overfitting_text(s.get("overfitting") or {})])
     return t
+
+
+def overfitting_text(v: dict) -> str:
+    """'yes, from step 40', 'no (eval loss rose at steps 40-120 and recovered)' or 'no'."""
+    if v.get("overfitting"):
+        return f"yes, from step {v['since_step']}" if v.get("since_step") is not None else "yes"
+    rise = v.get("rise") or {}
+    if v.get("recovered") and rise.get("from_step") is not None:
+        return f"no (eval loss rose at steps {rise['from_step']}-{rise['to_step']} and recovered)"
+    return "no"
 
 
 def yelp_f1_table(report: Report) -> Table | None:
@@ -241,7 +263,9 @@ def yelp_f1_table(report: Report) -> Table | None:
                       "answer, so F1 (micro) is above accuracy when some answers do not parse.")
     grid = {(a, m): tables.value_of(s, "yelp", m, a) for a in arms for m in metrics}
     for a in arms:
-        t.rows.append(["Base" if a == BASE_ARM else a, *[numbers.value(grid[(a, m)]) for m in metrics]])
+        # one number of decimals for every cell, so that the points line up ("1.0000" beside "0.4125")
+        t.rows.append(["Base" if a == BASE_ARM else a,
+                       *[numbers.MISSING if numbers.missing(grid[(a, m)]) else f"{grid[(a, m)]:.4f}" for m in metrics]])
     for j, m in enumerate(metrics):
         t.bold.update((i, 1 + j) for i in _best([grid[(a, m)] for a in arms], higher=True))
     return t
@@ -268,22 +292,41 @@ def sweep_table(report: Report) -> Table | None:
 
 
 def verdict_blocks(report: Report) -> list[Block]:
-    """The Verdict, the report's first section: one sentence per adapter (what it gained, what it broke, how sure,
-    the gate), every warning a reader must see before the numbers, and each run's settings."""
+    """The Verdict, the report's first section: a mark and at most three short lines per adapter (reports/decide.py),
+    the legend, and every warning a reader must see before the numbers, grouped in one box."""
     blocks = [Block("heading", "Verdict")]
+    blocks += [Block("mark", arm, mark=m, note=source, items=said) for arm, m, source, said in decide.verdict_rows(report)]
+    if not report.adapters:
+        blocks.append(Block("paragraph", "No adapter in this run: nothing to judge."))
+    blocks.append(Block("paragraph", decide.LEGEND, link=("Terms", "terms")))
+    warns = [*report.notes, *text.warnings(report)]
+    if warns:
+        blocks.append(Block("warnings", items=warns))
+    return blocks
+
+
+def in_full_blocks(report: Report) -> list[Block]:
+    """The Verdict in full, under the headline: the primary task, one sentence per adapter (what it gained, what it
+    broke, how sure, the gate), what --until-decided did, and each run's settings."""
+    blocks = [Block("heading", "The verdict in full", level=3)]
     main = verdict.primary(report)
     if main:
         blocks.append(Block("paragraph", f"Primary task: {main[0]}, metric {main[1]} (the run's first task that is "
                                          "not a forgetting probe, its first headline metric)."))
-    blocks += [Block("paragraph", verdict.sentence(report, arm)) for arm in report.adapters] or [
-        Block("paragraph", "No adapter in this run: nothing to judge.")]
+    blocks += [Block("paragraph", verdict.sentence(report, arm)) for arm in report.adapters]
     blocks += [Block("paragraph", said) for run in report.runs if (said := stopping.paragraph(run))]
-    blocks += [Block("warning", w) for w in report.notes]
-    blocks += [Block("warning", w) for w in text.warnings(report)]
     for run in report.runs:
         label = f" ({run.get('run_id')})" if len(report.runs) > 1 else ""
         blocks.append(Block("paragraph", f"Settings{label}: {verdict.settings_line(run)}."))
     return blocks
+
+
+def base_where(base: dict) -> str:
+    """Where the base came from, as a shared page may say it: its hub id, or 'a local folder' (never the path of the
+    machine the run was made on)."""
+    source = str(base.get("source") or "")
+    local = not source or source.startswith(("/", ".", "~", "\\")) or (len(source) > 1 and source[1] == ":")
+    return "a local folder" if local else source
 
 
 # --- the document -------------------------------------------------------------------------------------------------
@@ -291,14 +334,14 @@ def verdict_blocks(report: Report) -> list[Block]:
 def build(report: Report) -> list[Block]:
     base = report.runs[0]["base"]
     blocks = [Block("heading", "Adapter evaluation report", level=1),
-              Block("paragraph", f"Base model {base['name']} ({base['source']}, {base['dtype']}, quantization "
+              Block("paragraph", f"Base model {base['name']} ({base_where(base)}, {base['dtype']}, quantization "
                                  f"{base['quantization']}, {base['fingerprint'][:19]}…); adapters: "
-                                 + (", ".join(report.adapters) or "none") + "."),
-              Block("paragraph", "Runs: " + ", ".join(f"{r['run_id']} ({r['created']}, "
-                                                     f"{r['environment'].get('device', '')})" for r in report.runs) + ".")]
+                                 + (", ".join(report.adapters) or "none") + "; runs: "
+                                 + ", ".join(f"{r['run_id']} ({r['created']}, {r['environment'].get('device', '')})"
+                                             for r in report.runs) + ".")]
     blocks += verdict_blocks(report)
     headline = headline_table(report)
-    blocks += [Block("heading", "Headline"), Block("table", table=headline)]
+    blocks += [Block("heading", "Headline"), Block("table", table=headline), *in_full_blocks(report)]
     for gate in report.gates:
         blocks += [Block("heading", "Gate" + (f" ({gate['run_id']})" if len(report.gates) > 1 else "")),
                    Block("table", table=gate_table(gate))]
@@ -342,6 +385,7 @@ def build(report: Report) -> list[Block]:
     words = glossary.table(report)
     if words:
         blocks += [Block("heading", "Metrics"), Block("table", table=words)]
+    blocks += [Block("heading", "Terms"), Block("table", table=decide.terms_table())]
     return blocks + [Block("heading", "Statistics")] + [Block("paragraph", p) for p in notes.statistics_note(report)]
 
 

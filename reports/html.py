@@ -17,21 +17,26 @@ from reports.data import Report
 
 # .good/.bad: the Okabe-Ito bluish green and vermillion the plots use, darkened to a contrast above 4.5:1 on white.
 _CSS = """
-body{font:15px/1.5 system-ui,sans-serif;margin:2em auto;max-width:1560px;padding:0 1.5em;color:#1a1a1a}
-h1{font-size:1.7em;margin-bottom:.3em}h2{margin-top:1.8em;padding-top:.4em;border-top:1px solid #ddd}
+body{font:15px/1.5 system-ui,sans-serif;margin:1em auto;max-width:1560px;padding:0 1.5em;color:#1a1a1a}
+h1{font-size:1.6em;margin:.2em 0}h2{margin:1.2em 0 .5em;padding-top:.3em;border-top:1px solid #ddd}
 h3{margin-top:1.4em}p{max-width:75em}
-table{border-collapse:collapse;margin:.6em 0;font-size:13.5px}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
+table{border-collapse:collapse;margin:.6em 0;font-size:13.5px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
 th{background:#f0f2f4;text-align:left}tbody tr:nth-child(even){background:#fafafa}
 caption{caption-side:bottom;text-align:left;font-size:13.5px;color:#444;padding:.4em 0 0;max-width:75em}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.wrap{white-space:normal;min-width:12em}
-td.short{white-space:nowrap}
+td.short{white-space:nowrap}.ci{font-size:13px;color:#333;white-space:normal}
+td.num.wrap{white-space:normal;min-width:8em}table.dense{font-size:13px}table.dense td,table.dense th{padding:2px 4px}table.dense td.wide{min-width:6em}table.loose th{overflow-wrap:anywhere}
 .good{color:#006B4F;font-weight:600}.bad{color:#B23A00;font-weight:600}
-.txt{white-space:pre-wrap;word-break:break-word}td.wide{min-width:16em;max-width:32em}td.txt{min-width:9em}
+.txt{white-space:pre-wrap;word-break:break-word}td.wide{min-width:8em;max-width:32em}td.txt{min-width:6em}
 summary{cursor:pointer}details div.txt{margin-top:4px;border-top:1px dashed #bbb;padding-top:4px}
 figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:13.5px;color:#444;max-width:75em}
 .scroll{overflow-x:auto}.warning{background:#fff4e5;border-left:4px solid #e08a00;padding:6px 10px}
-nav.toc{background:#f6f8fa;border:1px solid #e1e4e8;padding:.5em 1.2em;display:inline-block}
-nav.toc ul{margin:.3em 0;padding-left:1.2em;columns:2;column-gap:3em}
+nav.toc{font-size:13.5px;color:#444}nav.toc ul{display:inline;margin:0;padding:0}nav.toc li{display:inline}
+nav.toc li+li:before{content:" · "}
+.verdict{margin:.5em 0 .8em}.verdict p{margin:.2em 0}.verdict ul{margin:.2em 0 0;padding-left:1.4em}
+.mark{display:inline-block;min-width:6.5em;text-align:center;font-weight:700;border-radius:3px;padding:0 .4em;color:#fff}
+.mark.pass{background:#006B4F}.mark.fail{background:#B23A00}.mark.not-judged{background:#595959}.src{color:#555}
+div.warning ul{margin:.2em 0;padding-left:1.2em}
 .filter{position:sticky;top:0;background:#fff;padding:.5em 0;z-index:1}.filter input{width:24em;padding:4px;font:inherit}
 .pager button{font:inherit;padding:2px 10px}.task-samples>details>summary{margin:.3em 0;color:#0b4f9c}
 """
@@ -83,16 +88,25 @@ def _layout(t: Table, j: int, shown: str, whole: str | None) -> str:
     """A cell's layout class: numbers right-aligned and kept on one line unless long (a CI fits; a note wraps),
     long text wrapped in a column wide enough to read, short text on one line (an arrow never alone on a line)."""
     if j < len(t.numeric) and t.numeric[j]:
-        return "num" if len(shown) <= 30 else "num wrap"
+        return "num" if len(shown) <= 60 else "num wrap"
     if whole or len(shown) > 60:
         return "txt wide"
-    return "txt" if "\n" in shown else "short" if len(shown) <= 24 else ""
+    return "txt" if "\n" in shown else "short" if len(shown) <= 14 else ""
+
+
+def _stacked(shown: str) -> str:
+    """A number with its interval or note: the interval under the value, so that wide tables fit the page."""
+    value, sep, rest = shown.partition(" [") if " [" in shown else shown.partition(" (")
+    if not sep:
+        return e(shown)
+    return f"{e(value)} <br><span class='ci'>{e(sep.strip() + rest)}</span>"
 
 
 def _cell(t: Table, i: int, j: int) -> str:
     shown, whole = samples.cell(t, i, j)
+    numeric = j < len(t.numeric) and t.numeric[j]
     inner = (f"<details><summary class='txt'>{e(shown)}</summary><div class='txt'>{e(whole)}</div></details>"
-             if whole else e(shown))
+             if whole else _stacked(shown) if numeric else e(shown))
     if (i, j) in t.bold:
         inner = f"<b>{inner}</b>"
     cls = " ".join(x for x in (_layout(t, j, shown, whole), t.tone.get((i, j), "")) if x)
@@ -102,9 +116,12 @@ def _cell(t: Table, i: int, j: int) -> str:
 def table(t: Table) -> str:
     caption = samples.caption(t)
     cap = f"<caption>{e(caption)}</caption>" if caption else ""
-    head = "".join(f"<th scope='col'>{e(h)}</th>" for h in t.header)
+    # a long name may break after its '_' or '-' (never inside a word), so that narrow columns stay readable
+    head = "".join(f"<th scope='col'>{e(h).replace('_', '_<wbr>').replace('-', '-<wbr>')}</th>" for h in t.header)
     body = "".join("<tr>" + "".join(_cell(t, i, j) for j in range(len(row))) + "</tr>" for i, row in enumerate(t.rows))
-    return f"<table data-table='{e(t.key)}'>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # many arms: smaller type, so the table fits the page; the samples' headers may break anywhere
+    dense = (" class='dense" + (" loose" if t.key.startswith("samples-") else "") + "'") if len(t.header) >= 10 else ""
+    return f"<table data-table='{e(t.key)}'{dense}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _figure(f: samples.Figure, out_dir: Path) -> str:
@@ -129,14 +146,22 @@ _FILTER = ("<p class='filter'><label for='samples-filter'>Filter the samples of 
 
 def _contents(blocks: list) -> str:
     items = "".join(f"<li><a href='#{e(a)}'>{e(h)}</a></li>" for h, a in samples.contents(blocks))
-    return f"<nav class='toc' aria-label='Contents'><b>Contents</b><ul>{items}</ul></nav>"
+    return f"<nav class='toc' aria-label='Contents'><b>Contents:</b> <ul>{items}</ul></nav>"
 
 
 def _block(b, out_dir: Path) -> str:
     if b.kind == "paragraph":
-        return f"<p>{e(b.text)}</p>"
+        return f"<p>{e(b.text)}" + (f" <a href='#{e(b.link[1])}'>{e(b.link[0])}</a>" if b.link else "") + "</p>"
     if b.kind == "warning":
         return f"<p class='warning'><b>Warning:</b> {e(b.text)}</p>"
+    if b.kind == "warnings":
+        return (f"<div class='warning'><b>Warnings ({len(b.items)}):</b><ul>"
+                + "".join(f"<li>{e(w)}</li>" for w in b.items) + "</ul></div>")
+    if b.kind == "mark":
+        cls = b.mark.lower().replace(" ", "-")
+        return (f"<div class='verdict'><p><span class='mark {e(cls)}'>{e(b.mark)}</span> <b>{e(b.text)}</b> "
+                + (f"<span class='src'>— {e(b.note)}</span>" if b.note else "") + "</p><ul>"
+                + "".join(f"<li>{e(item)}</li>" for item in b.items) + "</ul></div>")
     if b.kind == "bullets":
         return "<ul>" + "".join(f"<li class='txt'>{e(item)}</li>" for item in b.items) + "</ul>"
     if b.kind == "table":

@@ -1,16 +1,20 @@
-"""tables.tex: booktabs tables ready for \\input (needs \\usepackage{booktabs,graphicx} in the paper's preamble).
+"""tables.tex and tables-full.tex: booktabs tables ready for \\input (needs \\usepackage{booktabs,graphicx} in the
+paper's preamble).
 
-The same table objects as report.md and report.html (reports/document.py): the main comparison (best value bold,
-delta with its CI and n), the Yelp table in the field's usual shape (F1 micro / macro / weighted), and a compact sweep
-table with one row per adapter: rank, alpha, dropout, target modules summarised, learning rate, training length
-(steps when the adapter was trained with --max-steps, epochs otherwise) and its scores.
+tables.tex is what a paper prints: the paper table (reports/paper.py: models as rows, the chosen metrics as columns,
+value ± CI half-width, significance marks, decimals aligned), the Yelp table in the field's usual shape (F1 micro /
+macro / weighted) and, for several adapters, their hyper-parameters (rank, alpha, dropout, target modules
+summarised, learning rate, training length). tables-full.tex is the appendix: every metric of every adapter against
+the base, one table per adapter, as report.md shows them.
 
-A paper pastes the file into a one- or a two-column article, so no table may run past the margin in either:
+A paper pastes the files into a one- or a two-column article, so no table may run past the margin in either:
 - a table whose natural width (estimated here) exceeds one column of a two-column article is a `table*`, which
-  spans both columns there and is an ordinary float in a one-column article;
+  spans both columns there and is an ordinary float in a one-column article; the paper table splits its metrics
+  over several tables rather than grow past the text width;
 - every tabular is measured by TeX and, only where it is still wider than the line, scaled down to \\linewidth
-  (\\resizebox from graphicx); a table that fits is never scaled;
-- a value and its interval (or its note) stack in one cell, so that three adapters still read at a legible size.
+  (\\resizebox from graphicx); a table that fits is never scaled. Each writes its natural width and the line's to
+  the log ("harness-table <label>: natural <w>, line <l>"), so a build can check the scale;
+- labels start with the run folder's name (tab:<run>-main), so two runs' tables can share one paper.
 Negative numbers carry a true minus ($-$), never a hyphen.
 """
 
@@ -18,8 +22,9 @@ from __future__ import annotations
 
 import re
 
+from harness.core import stats
 from harness.core.arms import BASE_ARM
-from reports import document, numbers, tables
+from reports import document, notes, numbers, paper, tables
 from reports.data import Report
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
@@ -111,11 +116,16 @@ def environment(t: document.Table, label: str, small: bool = True) -> list[str]:
         cells = [_cell(_lines(c, t.numeric[j]), "r" if t.numeric[j] else "l", number if t.numeric[j] else tex,
                        bold=(i, j) in t.bold) for j, c in enumerate(row)]
         out.append(("{}" if cells[0].startswith("[") else "") + " & ".join(cells) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}}%",
-            # (a paper without graphicx still compiles: the table is then printed at its natural width)
-            r"\ifdim\wd0>\linewidth\ifdefined\resizebox\resizebox{\linewidth}{!}{\box0}\else\box0\fi\else\box0\fi",
-            rf"\caption{{{tex(t.caption)}}}", rf"\label{{{label}}}", rf"\end{{{float_env}}}"]
+    out += [r"\bottomrule", r"\end{tabular}}%", *_guard(label), rf"\caption{{{tex(t.caption)}}}", rf"\label{{{label}}}",
+            rf"\end{{{float_env}}}"]
     return out
+
+
+def _guard(label: str) -> list[str]:
+    """Box 0 (the tabular) printed at its width, or scaled to the line where it is wider; both widths logged."""
+    return [rf"\typeout{{harness-table {label}: natural \the\wd0, line \the\linewidth}}%",
+            # (a paper without graphicx still compiles: the table is then printed at its natural width)
+            r"\ifdim\wd0>\linewidth\ifdefined\resizebox\resizebox{\linewidth}{!}{\box0}\else\box0\fi\else\box0\fi"]
 
 
 # --- the compact sweep table ---------------------------------------------------------------------------------------
@@ -174,36 +184,161 @@ def learning_rate(v) -> str:
 
 
 def sweep_table(report: Report) -> document.Table | None:
+    """The adapters' hyper-parameters, one row each (their scores are the paper table's)."""
     arms = [a for a in report.arms if a.name != BASE_ARM]
     if not arms:
         return None
-    head = tables.headline(report)
-    keys = [(r["task"], r["metric"]) for _, r in head.iterrows()][:4]
-    t = document.Table("sweep", ["Adapter", "r", "α", "drop.", "targets", "lr", "trained", *[f"{tk}\n{m}" for tk, m in keys]],
-                       numeric=[False, True, True, True, False, True, False, *[True] * len(keys)],
-                       caption="Adapters: LoRA rank r, α, dropout, target modules (their kind of layer, _proj left "
-                               "out), learning rate, training length (a checkpoint's step; optimiser steps when training "
-                               "stopped after a fixed number of steps, epochs otherwise) and scores.")
+    t = document.Table("adapters", ["Adapter", "r", "α", "dropout", "targets", "lr", "trained"],
+                       numeric=[False, True, True, True, False, True, False],
+                       caption="Adapters: LoRA rank r, α, dropout, target modules (their kind of layer, _proj left out), "
+                               "learning rate and training length (a checkpoint's step; optimiser steps when training "
+                               "stopped after a fixed number of steps, epochs otherwise).")
     for a in arms:
         peft = (a.adapter or {}).get("peft", {})
         summary = a.train_summary or {}
         cfg = summary.get("config") or {}
         modules = peft.get("target_modules") or summary.get("target_modules")
         t.rows.append([a.name, str(peft.get("r", "—")), str(peft.get("lora_alpha", "—")),
-                       str(peft.get("lora_dropout", "—")),
-                       targets_summary(modules, cfg.get("target_modules")),
-                       learning_rate(cfg.get("learning_rate")), _trained(a),
-                       *[document.value_text(m, tables.value_of(report.scores, tk, m, a.name)) for tk, m in keys]])
+                       str(peft.get("lora_dropout", "—")), targets_summary(modules, cfg.get("target_modules")),
+                       learning_rate(cfg.get("learning_rate")), _trained(a)])
     return t
 
 
-def render(report: Report) -> str:
-    parts = [r"% Generated by harness report; \input{} it after \usepackage{booktabs,graphicx}."]
-    parts += environment(document.headline_table(report), "tab:adapter-comparison") + [""]
+# --- the paper table -----------------------------------------------------------------------------------------------
+
+def _spec(style: str) -> str:
+    """One metric's tabular columns: integer part (r), '.fraction' (l), so that decimal points line up, then the
+    CI part and the significance mark."""
+    return "r@{}l" + (r"@{\,}l" if style != "none" else "") + "@{}l"
+
+
+def _split(value: str) -> tuple[str, str]:
+    whole, dot, frac = value.partition(".")
+    return whole, dot + frac
+
+
+def _paper_cells(col: dict, i: int, style: str) -> list[str]:
+    value, extra, mark = col["cells"][i]
+    whole, frac = _split(value)
+    bold = col["bold"] == i and value != numbers.MISSING
+    cells = [number(whole), number(frac)]
+    if bold:
+        cells = [rf"\textbf{{{c}}}" if c else c for c in cells]
+    if style != "none":
+        body = number(extra.lstrip("±"))
+        cells.append((r"{\footnotesize " + (r"$\pm$" if extra.startswith("±") else "") + body + "}") if extra else "")
+    cells.append({paper.BETTER: r"$^{*}$", paper.WORSE: r"$^{\dagger}$"}.get(mark, ""))
+    return cells
+
+
+def _paper_caption(report: Report, style: str) -> str:
+    ci = {"pm": r" $\pm$ is the half-width of each score's 95\% confidence interval.",
+          "ci": r" Brackets give each score's 95\% confidence interval.", "none": ""}[style]
+    return (rf"Base model and adapters on the same documents (n per task in the header).{ci} "
+            rf"$^{{*}}$ ($^{{\dagger}}$): significantly better (worse) than the base in a paired test at 5\% after "
+            rf"{tex(notes.adjustment(report))} adjustment; bold: significantly better than every other row.")
+
+
+def paper_environment(report: Report, cols: list[dict], style: str, label: str) -> list[str]:
+    arms = [BASE_ARM, *report.adapters]
+    names = ["Base" if a == BASE_ARM else a for a in arms]
+    per = 4 if style != "none" else 3
+    float_env = "table" if paper.width(cols, names) <= paper.COLUMN_PT else "table*"
+    tasks = list(dict.fromkeys(c["task"] for c in cols))
+    top, rules, start = [""], [], 2
+    for task in tasks:
+        mine = [c for c in cols if c["task"] == task]
+        n = next((c["n"] for c in mine if c["n"] is not None), None)
+        head = tex(paper.human_task(task)) + (f" ($n{{=}}{n}$)" if n is not None else "")
+        top.append(rf"\multicolumn{{{per * len(mine)}}}{{c}}{{{head}}}")
+        rules.append(rf"\cmidrule(lr){{{start}-{start + per * len(mine) - 1}}}")
+        start += per * len(mine)
+    second = ["Model"] + [rf"\multicolumn{{{per}}}{{c}}{{{tex(paper.human_metric(c['metric']))} "
+                          + (r"$\uparrow$" if c["higher"] else r"$\downarrow$") + "}" for c in cols]
+    out = [rf"\begin{{{float_env}}}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}", r"\setbox0=\hbox{%",
+           rf"\begin{{tabular}}{{l{''.join(_spec(style) for _ in cols)}}}", r"\toprule", " & ".join(top) + r" \\",
+           " ".join(rules), " & ".join(second) + r" \\", r"\midrule"]
+    for i, name in enumerate(names):
+        out.append(" & ".join([tex(name), *[x for c in cols for x in _paper_cells(c, i, style)]]) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}}%", *_guard(label), rf"\caption{{{_paper_caption(report, style)}}}",
+            rf"\label{{{label}}}", rf"\end{{{float_env}}}"]
+    return out
+
+
+def paper_tables(report: Report, metrics: str | None = None, style: str = "pm") -> list[str]:
+    picked = paper.choose(report, metrics)
+    if not picked:
+        return []
+    index = tables.comparison_index(report)
+    cols = [paper.column(report, index, task, metric, style) for task, metric in picked]
+    names = ["Base", *report.adapters]
+    prefix = paper.label_prefix(report)
+    out = []
+    for k, group in enumerate(paper.groups(cols, names)):
+        out += paper_environment(report, group, style, f"tab:{prefix}-main" + (f"-{k + 1}" if k else "")) + [""]
+    return out
+
+
+def _p_cell(c: dict | None) -> str:
+    """The adjusted p of a comparison in the run's family, the raw p of a descriptive one, the exact sign-flip p of
+    one with too few documents ("0.031 (exact)")."""
+    if not c:
+        return numbers.MISSING
+    if tables.present(c.get("p_adjusted")) and not tables.descriptive(c):
+        return numbers.p_value(c["p_adjusted"])
+    if tables.present(c.get("p_value")):
+        return numbers.p_value(c["p_value"]) + (" (raw)" if tables.descriptive(c) else "")
+    if tables.present(c.get("p_exact")):
+        return numbers.p_value(c["p_exact"]) + " (exact)"
+    return numbers.MISSING
+
+
+def full_table(report: Report, arm: str) -> document.Table:
+    """Every metric of one adapter against the base: value, Δ, its CI and p in columns of their own."""
+    head = tables.headline(report, all_metrics=True)
+    adj = notes.adjustment(report)
+    t = document.Table(f"full-{arm}", ["Task", "Metric", "n", "Base", arm, "Δ", "95% CI", f"p ({adj})"],
+                       numeric=[False, False, True, True, True, True, True, True],
+                       caption=f"{arm} against the base, every metric, on the same documents (↑ higher is better, ↓ "
+                               f"lower). p: adjusted ({adj}) over the run's comparisons; (raw): a per-group row outside "
+                               f"that family; n too small, (exact): too few documents for an interval, the exact paired "
+                               f"sign-flip test, not adjusted.")
+    for _, r in head.iterrows():
+        if document._is_count(r["metric"]):
+            continue
+        c = r.get(f"{arm}:comparison") if isinstance(r.get(f"{arm}:comparison"), dict) else None
+        d, lo, hi = numbers.delta_parts(c.get("delta") if c else None, (c or {}).get("ci95"))
+        t.rows.append([r["task"], f"{r['metric']} {'↓' if r['higher_is_better'] is False else '↑'}",
+                       document.count_text(c) if c else numbers.count(r.get("n")),
+                       document.value_text(r["metric"], r.get(BASE_ARM)), document.value_text(r["metric"], r.get(arm)),
+                       d, f"[{lo}, {hi}]" if lo is not None else
+                       "n too small" if c and c.get("test") == stats.N_TOO_SMALL else numbers.MISSING, _p_cell(c)])
+    return t
+
+
+def render_full(report: Report) -> str:
+    """tables-full.tex: every metric of every adapter against the base, for an appendix."""
+    prefix = paper.label_prefix(report)
+    parts = [r"% Generated by harness report: the appendix tables; \input{} it after \usepackage{booktabs,graphicx}."]
+    for arm in report.adapters:
+        t = full_table(report, arm)
+        parts += environment(t, f"tab:{prefix}-full-{re.sub(r'[^A-Za-z0-9-]+', '-', arm)}") + [""]
+    return "\n".join(parts).rstrip("\n") + "\n"
+
+
+def render(report: Report, metrics: str | None = None, style: str = "pm") -> str:
+    """tables.tex: the paper table(s), the Yelp F1 table and the adapters' hyper-parameters."""
+    prefix = paper.label_prefix(report)
+    parts = [r"% Generated by harness report; \input{} it after \usepackage{booktabs,graphicx}. Every metric: tables-full.tex."]
+    parts += paper_tables(report, metrics, style)
     yelp = document.yelp_f1_table(report)
     if yelp:
-        parts += environment(yelp, "tab:yelp", small=False) + [""]
+        # bold as in the paper table: only a best that beats every other row, never one of a tied set
+        index = tables.comparison_index(report)
+        yelp.bold = {(paper.column(report, index, "yelp", m, "none")["bold"], 1 + j)
+                     for j, m in enumerate(["f1_micro", "f1_macro", "f1_weighted"])} - {(None, 1), (None, 2), (None, 3)}
+        parts += environment(yelp, f"tab:{prefix}-yelp") + [""]
     sweep = sweep_table(report)
     if sweep:
-        parts += environment(sweep, "tab:sweep")
+        parts += environment(sweep, f"tab:{prefix}-adapters")
     return "\n".join(parts).rstrip("\n") + "\n"

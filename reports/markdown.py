@@ -53,7 +53,13 @@ def _samples(s: samples.TaskSamples, out_dir: Path) -> list[str]:
 
 
 def _contents(blocks: list) -> list[str]:
-    return ["**Contents**", ""] + [f"- [{esc(h, 300)}](#{a})" for h, a in samples.contents(blocks)] + [""]
+    # one line, so that the Verdict stays on the first screen
+    return ["**Contents:** " + " · ".join(f"[{esc(h, 300)}](#{a})" for h, a in samples.contents(blocks)), ""]
+
+
+def _mark(b) -> list[str]:
+    return [f"**{b.mark}** · **{esc(b.text, 300)}**" + (f" — {esc(b.note, 1000)}" if b.note else ""), ""] + [
+        f"- {esc(item, 100_000)}" for item in b.items] + [""]
 
 
 def render(report: Report, plots: list[str] | None = None, out_dir: Path | None = None) -> str:
@@ -66,9 +72,13 @@ def render(report: Report, plots: list[str] | None = None, out_dir: Path | None 
         if b.kind == "heading":
             lines += ["", "#" * b.level + " " + esc(b.text, 300), ""] + (_contents(blocks) if b.level == 1 else [])
         elif b.kind == "paragraph":
-            lines += [esc(b.text, 4000), ""]
+            lines += [esc(b.text, 4000) + (f" [{esc(b.link[0])}](#{b.link[1]})" if b.link else ""), ""]
         elif b.kind == "warning":
             lines += [f"> **Warning:** {esc(b.text, 4000)}", ""]
+        elif b.kind == "warnings":
+            lines += [f"> **Warnings ({len(b.items)}):**", ">"] + [f"> - {esc(w, 4000)}" for w in b.items] + [""]
+        elif b.kind == "mark":
+            lines += _mark(b)
         elif b.kind == "bullets":
             lines += [f"- {esc(item)}" for item in b.items] + [""]
         elif b.kind == "table":

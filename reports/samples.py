@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.core import results
 from harness.core.arms import BASE_ARM
-from reports import document, numbers, plots, text
+from reports import card_meta, document, numbers, plots, text
 from reports.blocks import Block, Prompt, Table
 from reports.data import Report
 
@@ -97,11 +97,30 @@ def caption(t: Table) -> str:
 
 # --- the page ------------------------------------------------------------------------------------------------------
 
+DELTAS = "plots/deltas.png"
+
+
+def _shareable(b: Block, paths: list[str]) -> Block:
+    """A block of the document with every local path the runs recorded (or any absolute path) cut to its last name:
+    a report is shared, the machine it was made on is not. Model output (the samples) is evidence and is left as is."""
+    b.text, b.note, b.items = card_meta.scrub(b.text, paths), card_meta.scrub(b.note, paths), card_meta.scrub(b.items, paths)
+    if b.table is not None:
+        b.table.caption = card_meta.scrub(b.table.caption, paths)
+        if not b.table.key.startswith(("answers-", "samples-")):
+            b.table.rows = [[card_meta.scrub(c, paths) if isinstance(c, str) else c for c in row] for row in b.table.rows]
+    return b
+
+
 def page(report: Report, plot_files: list[str]) -> list:
     """Every block of the page in order: Blocks, then Figures under a Plots heading, then TaskSamples (each after its
     own heading) under a Samples heading."""
-    out: list = document.build(report)
+    out: list = [_shareable(b, card_meta.local_paths(report)) for b in document.build(report)]
     pngs = [p for p in plot_files if p.endswith(".png")]
+    # the deltas plot right under the headline table, where a reader decides
+    at = next((i for i, b in enumerate(out) if b.kind == "table" and b.table.key == "headline"), None)
+    if at is not None and DELTAS in pngs:
+        out.insert(at + 1, Figure(DELTAS, plots.caption(report, DELTAS)))
+        pngs.remove(DELTAS)
     if pngs:
         out += [Block("heading", "Plots")] + [Figure(p, plots.caption(report, p)) for p in pngs]
     sections = [s for s in (task_samples(report, t) for t in dict.fromkeys(report.scores["task"])) if s]

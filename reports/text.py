@@ -341,19 +341,29 @@ def empty_answer_warnings(report: Report) -> list[str]:
 
 
 def truncation_warnings(report: Report) -> list[str]:
-    """Arms and tasks whose prompts were cut to fit the model's context (run.json timing: requests, truncated)."""
-    out = []
+    """Tasks whose prompts were cut to fit the model's context (run.json timing: requests, truncated): one line per
+    task naming every arm it happened to, with its count (one count when the arms share it)."""
+    by_task: dict[str, list] = {}
     for run, arm, source in _per_arm(report):
         for task, t in ((run.get("timing") or {}).get("arms") or {}).get(source, {}).items():
             cut, n = t.get("truncated"), t.get("requests")
-            if not isinstance(cut, int) or cut <= 0 or not n:
-                continue
-            generation = (report.tasks.get(task) or {}).get("output_type") == "generate_until"
-            limit = f" of {t['max_length']} tokens" if t.get("max_length") else ""
-            budget = " with room for the answer to generate" if generation else ""
-            out.append(f"{arm} on {task}: {cut} of {n} requests ({100 * cut / n:.1f}%) did not fit the model's "
-                       f"context{limit}{budget} and were cut from the left; their scores are for prompts the model "
-                       "did not see whole.")
+            if isinstance(cut, int) and cut > 0 and n:
+                by_task.setdefault(task, []).append((arm, cut, n, t.get("max_length")))
+    out = []
+    for task, hits in by_task.items():
+        generation = (report.tasks.get(task) or {}).get("output_type") == "generate_until"
+        limits = {m for *_, m in hits if m}
+        limit = f" of {'/'.join(str(m) for m in sorted(limits))} tokens" if limits else ""
+        budget = " with room for the answer to generate" if generation else ""
+        counts = {(cut, n) for _, cut, n, _ in hits}
+        arms = ", ".join(a for a, *_ in hits)
+        if len(counts) == 1:
+            cut, n = next(iter(counts))
+            what = f"{cut} of {n} requests ({100 * cut / n:.1f}%) of {arms}"
+        else:
+            what = "requests of " + ", ".join(f"{a} ({cut} of {n}, {100 * cut / n:.1f}%)" for a, cut, n, _ in hits)
+        out.append(f"{task}: {what} did not fit the model's context{limit}{budget} and were cut from the left; "
+                   "their scores are for prompts the model did not see whole.")
     return out
 
 

@@ -31,18 +31,32 @@ def significance(c: dict, adjustment: str) -> str:
     return f"not significant after {adjustment}"
 
 
-def gate_words(report: Report, arm: str) -> str:
-    """The gate's result for one adapter: PASS, or FAIL with the failing rules that judged it; "not run" without
-    its run's gate.json."""
+def gate_rules(report: Report, arm: str) -> tuple[list, list, list] | None:
+    """(every rule of the adapter's recorded gate, the failed ones, those failed on this adapter: a check of its own,
+    or a rule that matched nothing); None without its run's gate.json."""
     a = next(x for x in report.arms if x.name == arm)
     gate = next((g for g in report.gates if g.get("run_dir") == a.run_dir), None)
     if gate is None:
-        return "gate not run (no gate.json in the run directory; harness gate RUN --rules R --record writes one)"
+        return None
     rules = gate["rules"]
     failed = [r for r in rules if not r["passed"]]
     mine = [r for r in failed if not r["checks"] or any(not c["passed"] and c.get("arm") in (a.source_arm, None)
                                                          for c in r["checks"])]
-    names = lambda rs: ", ".join(f"{r.get('index', '')}. {r['name']}".lstrip(". ") for r in rs)  # noqa: E731
+    return rules, failed, mine
+
+
+def rule_names(rules: list) -> str:
+    return ", ".join(f"{r.get('index', '')}. {r['name']}".lstrip(". ") for r in rules)
+
+
+def gate_words(report: Report, arm: str) -> str:
+    """The gate's result for one adapter: PASS, or FAIL with the failing rules that judged it; "not run" without
+    its run's gate.json."""
+    found = gate_rules(report, arm)
+    if found is None:
+        return "gate not run (no gate.json in the run directory; harness gate RUN --rules R --record writes one)"
+    rules, failed, mine = found
+    names = rule_names
     if mine:
         return f"gate FAIL (failing rules: {names(mine)})"
     if not failed:
@@ -164,11 +178,11 @@ def _probe(report: Report, c: dict, anytime: dict) -> str:
     return f"{c['task']} {c['metric']}: {text.forgetting_verdict(c, base)[0]} (Δ {comparison_text(c)})"
 
 
-def broke(report: Report, arm: str) -> str:
-    """What an adapter broke, in words: its significant regressions (any task); every task whose comparison is too
-    small for an interval but whose exact sign-flip test shows it worse; for each forgetting probe with no loss what
-    its non-inferiority reading can say; and every task it could not judge. It never says "nothing" while a task
-    went unjudged."""
+def assess(report: Report, arm: str) -> dict:
+    """What an adapter broke, in parts: `losses` (its significant regressions on any task, and every task whose
+    comparison is too small for an interval but whose exact sign-flip test shows it worse), `readings` (each
+    forgetting probe with no loss, read as non-inferiority), `unjudged` (every task it could not judge), `judged`
+    (how many tasks were), `probes` (the run's forgetting probes)."""
     mine = [c for (_, _, a), c in tables.comparison_index(report).items() if a == arm]
     anytime = {_key(c): b for c in mine if (b := stopping.change(report, c)) is not None}
     parts, lost = _losses(report, mine, anytime)
@@ -188,16 +202,31 @@ def broke(report: Report, arm: str) -> str:
         elif task in probes:
             readings.append(_probe(report, c, anytime))
         judged += 1
+    return {"losses": parts, "readings": readings, "unjudged": unjudged, "judged": judged, "probes": probes}
+
+
+def broke(report: Report, arm: str) -> str:
+    """What an adapter broke, in words (assess()'s parts in one clause). It never says "nothing" while a task went
+    unjudged."""
+    a = assess(report, arm)
+    parts, readings, unjudged = a["losses"], a["readings"], a["unjudged"]
     tail = f"; not judged: {'; '.join(unjudged)}" if unjudged else ""
     if parts:
         return "; ".join(parts + readings) + tail
     head = ("nothing significant" if not unjudged else
-            "no significant loss among the tasks judged" if judged else "no task could be judged")
-    if not probes:
+            "no significant loss among the tasks judged" if a["judged"] else "no task could be judged")
+    if not a["probes"]:
         return head + " (no forgetting probe in this run)" + tail
     if not readings:
         return head + "; no forgetting probe could be judged" + tail
     return f"{head}; forgetting read as non-inferiority: " + "; ".join(readings) + tail
+
+
+def warning_flags(report: Report, arm: str) -> list[str]:
+    """'yelp constant predictor', 'general_qa one answer': the warnings on an adapter's answers, in a few words."""
+    flags = [f"{d['task']} {text.diagnostic_flag(d)}" for d in report.diagnostics
+             if d["arm"] == arm and text.diagnostic_flag(d) != "ok"]
+    return flags + [f"{d['task']} one answer" for d in text.one_answer(report) if d["arm"] == arm]
 
 
 def sentence(report: Report, arm: str) -> str:
@@ -225,9 +254,7 @@ def sentence(report: Report, arm: str) -> str:
     if main is not None and c is not None:
         parts.append("how sure: " + sure)
     parts.append(gate_words(report, arm))
-    flags = [f"{d['task']} {text.diagnostic_flag(d)}" for d in report.diagnostics
-             if d["arm"] == arm and text.diagnostic_flag(d) != "ok"]
-    flags += [f"{d['task']} one answer" for d in text.one_answer(report) if d["arm"] == arm]
+    flags = warning_flags(report, arm)
     if flags:
         parts.append("warning: " + ", ".join(flags) + " (below)")
     return f"{arm}: " + "; ".join(parts) + "."

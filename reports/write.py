@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.core import comparisons, results
 from harness.core.errors import HarnessError
 from harness.core.paths import refuse_inside_inputs, require_dir, same_or_inside
-from reports import cards, data, html, latex, markdown, plots
+from reports import card_meta, cards, data, html, latex, markdown, paper, plots
 
 
 def _check_out(run_dirs: list[Path], out: Path | None) -> None:
@@ -34,24 +34,33 @@ def _load(run_dirs: list[Path], out: Path, resamples: int | None, multiplicity: 
 
 
 def write_report(run_dirs: list[Path], out: Path | None, formats: set[str],
-                 resamples: int | None = None, multiplicity: str | None = None) -> tuple[Path, list[str], data.Report]:
+                 resamples: int | None = None, multiplicity: str | None = None, base_model_id: str | None = None,
+                 card_license: str | None = None, paper_metrics: str | None = None,
+                 paper_ci: str = "pm") -> tuple[Path, list[str], data.Report]:
     """Check the runs and `out` (default: the first run directory), then write `formats` (of md, html, tex, png,
-    pdf, card: a Hub model card per adapter, cards/<arm>/README.md) there; return the folder, the files written
-    (relative to it) and the report they render. HarnessError before any write."""
+    pdf, card: a Hub model card per adapter, cards/<arm>/README.md, whose base_model is `base_model_id` for a local
+    base and license `card_license`; tex: tables.tex, whose paper table shows `paper_metrics` "task/metric,..." with
+    `paper_ci` pm | ci | none, and tables-full.tex) there; return the folder, the files written (relative to it) and
+    the report they render. HarnessError before any write."""
     _check_out(run_dirs, out)
     out = out or run_dirs[0]
     report = _load(run_dirs, out, resamples, multiplicity)
+    if "card" in formats:
+        card_meta.check(report, base_model_id, card_license)
+    if "tex" in formats:
+        paper.choose(report, paper_metrics)  # a metric the run lacks stops the report before anything is written
     out.mkdir(parents=True, exist_ok=True)
     written = plots.render_all(report, out, formats & {"png", "pdf"}) if formats & {"png", "pdf"} else []
     if "md" in formats:
         results.atomic_write_text(out / "report.md", markdown.render(report, written, out))
         written.append("report.md")
     if "tex" in formats:
-        results.atomic_write_text(out / "tables.tex", latex.render(report))
-        written.append("tables.tex")
+        results.atomic_write_text(out / "tables.tex", latex.render(report, paper_metrics, paper_ci))
+        results.atomic_write_text(out / "tables-full.tex", latex.render_full(report))
+        written += ["tables.tex", "tables-full.tex"]
     if "html" in formats:
         results.atomic_write_text(out / "report.html", html.render(report, out, written))
         written.append("report.html")
     if "card" in formats:
-        written += cards.write_all(report, out)
+        written += cards.write_all(report, out, base_model_id, card_license)
     return out, written, report

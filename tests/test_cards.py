@@ -1,6 +1,8 @@
-"""Model cards for the Hugging Face Hub (`harness report` -> cards/<arm>/README.md): YAML front matter with base_model,
-library_name peft, tags and a model-index holding run.json's scores, then the deltas with their intervals, the
-forgetting rows, n and how it was measured; written for every adapter arm, under --out only, in a safe folder."""
+"""Model cards for the Hugging Face Hub (`harness report` -> cards/<arm>/README.md): YAML front matter with base_model
+(a Hub id, or left out), library_name peft, pipeline_tag, tags and a model-index holding run.json's scores (no
+counts), then the gate and the warnings, the deltas with their intervals, the forgetting rows, n and how it was
+measured; written for every adapter arm, under --out only, in a safe folder. tests/test_cards_hub.py: Hub
+conventions and no local path."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import yaml
 
 from harness.cli.app import main
 from harness.cli.report import FORMATS
-from reports import cards, data, numbers
+from reports import card_meta, cards, data, numbers
 
 GOLDEN_RUN = Path(__file__).resolve().parent / "data" / "golden_run"
 RUN = json.loads((GOLDEN_RUN / "run.json").read_text())
@@ -54,8 +56,8 @@ def test_report_writes_a_card_per_adapter_and_nothing_else_there(rendered):
 @pytest.mark.parametrize("arm", ADAPTERS)
 def test_front_matter_is_hub_metadata_with_the_runs_scores(rendered, arm):
     meta, _ = _split((rendered / "cards" / arm / "README.md").read_text(encoding="utf-8"))
-    assert meta["base_model"] == RUN["base"]["name"]  # a local folder: its name
-    assert meta["library_name"] == "peft"
+    assert "base_model" not in meta  # a local folder, no Hub id recorded: left out, never its name or path
+    assert meta["library_name"] == "peft" and meta["pipeline_tag"] == "text-generation"
     assert "peft" in meta["tags"] and "lora" in meta["tags"]
     [entry] = meta["model-index"]
     assert entry["name"] == arm
@@ -68,7 +70,8 @@ def test_front_matter_is_hub_metadata_with_the_runs_scores(rendered, arm):
             key = (result["dataset"]["name"].split(" (")[0], m["type"])
             assert key not in got, f"{key} twice"
             got[key] = m["value"]
-    want = {(s["task"], s["metric"]): s["value"] for s in RUN["scores"] if s["arm"] == arm}
+    want = {(s["task"], s["metric"]): s["value"] for s in RUN["scores"] if s["arm"] == arm
+            and s["metric"] != "n_parsed"}  # a count is no evaluation result
     pretty = {"Yelp Review Full": "yelp", "NQ-open": "general_qa"}
     assert {(pretty.get(t, t), m): v for (t, m), v in got.items()} == want
 
@@ -93,8 +96,10 @@ def test_body_names_every_delta_with_its_interval_and_the_forgetting_rows(render
 
 
 def test_base_model_is_the_hub_id_when_it_was_one():
-    assert cards.base_model({"base": {"name": "qwen-0.5b", "source": "Qwen/Qwen2.5-0.5B"}}) == "Qwen/Qwen2.5-0.5B"
-    assert cards.base_model({"base": {"name": "my-base", "source": "/models/my-base"}}) == "my-base"
+    arm = data.Arm("a", GOLDEN_RUN, "a", adapter={"peft": {}})
+    hub = {"base": {"name": "qwen-0.5b", "source": "Qwen/Qwen2.5-0.5B"}}
+    assert card_meta.base_model_id(hub, arm) == ("Qwen/Qwen2.5-0.5B", "")
+    assert card_meta.base_model_id({"base": {"name": "my-base", "source": "/models/my-base"}}, arm) == (None, "")
 
 
 @pytest.mark.parametrize("name,folder", [("lora_r8", "lora_r8"), ("../../etc/x", "etc_x"), ("a b/c:d*?", "a_b_c_d"),
@@ -130,18 +135,22 @@ def test_card_gives_the_gates_checks_on_its_adapter():
             {"arm": "lora_r16", "passed": True, "detail": "rules out a drop larger than 0.05"}]},
         {"name": "improves", "passed": True, "checks": [{"arm": "lora_r8", "passed": True, "detail": "+0.35"}]}]}]
     r8, r16 = (cards.render(report, a) for a in report.arms[1:])
-    assert "Gate (`harness gate`): FAIL (forgetting: inconclusive: n = 30 cannot show" in r8 and "1 of 2 checks" in r8
-    assert "Gate (`harness gate`): PASS, 1 of 1 checks on this adapter passed." in r16
+    assert ("**Gate** (`harness gate`): FAIL, 1 of 2 checks on this adapter passed; failed:\n"
+            "- forgetting: inconclusive: n = 30 cannot show a drop smaller than 0.05\n") in r8
+    assert "**Gate** (`harness gate`): PASS, 1 of 1 checks on this adapter passed." in r16
+    for card in (r8, r16):  # near the top: before the headline
+        assert card.index("**Gate**") < card.index("## Headline")
 
 
 def test_local_data_is_never_called_the_public_dataset():
     """--data yelp=FILE is read by yelp and yelp_mc alike: neither may claim Yelp Review Full on the Hub."""
     report = data.load([GOLDEN_RUN])
-    assert cards._dataset(report, "yelp")["type"] == "Yelp/yelp_review_full"  # no --data: the public set
-    report.runs[0]["config"]["data"] = {"yelp": "/data/my_reviews.csv"}
+    run = report.runs[0]
+    assert card_meta.dataset(report, run, "yelp")["type"] == "Yelp/yelp_review_full"  # no --data: the public set
+    run["config"]["data"] = {"yelp": "/data/my_reviews.csv"}
     report.tasks["yelp_mc"] = dict(report.tasks["yelp"])
     for task in ("yelp", "yelp_mc"):
-        assert cards._dataset(report, task) == {"name": f"{task} (40 documents, local data)", "type": task}
+        assert card_meta.dataset(report, run, task) == {"name": f"{task} (40 documents, local data)", "type": task}
 
 
 def test_a_local_base_path_in_the_peft_config_is_never_published():

@@ -64,7 +64,7 @@ def test_report_warns_about_an_arm_that_answers_nothing(tmp_path):
     results.write_jsonl(results.samples_path(d, "lora_r8", "general_qa"), rows)
     run = results.load_run(d)
     results.write_json(d / "run.json", comparisons.fill(run, d, resamples=50))
-    warnings = [b.text for b in document.build(data.load([d])) if b.kind == "warning"]
+    warnings = [w for b in document.build(data.load([d])) if b.kind == "warnings" for w in b.items]
     n = len(rows)
     assert (f"lora_r8 on general_qa: {n - 1} of its {n} answers ({100 * (n - 1) / n:.1f}%) are empty; its scores "
             "measure a model that does not answer") in " ".join(warnings)

@@ -84,7 +84,7 @@ def test_shipped_gate_rules_fail_a_constant_predictor(constant_run, rules, tmp_p
 
 def test_report_names_the_constant_predictor(constant_run):
     md = markdown.render(data.load([constant_run]), [])
-    assert "> **Warning:** lora_r8 on yelp is a constant predictor: it answered 3 stars for 100.0% of 40" in md
+    assert "> - lora_r8 on yelp is a constant predictor: it answered 3 stars for 100.0% of 40" in md
     assert "chance level" in md
 
 

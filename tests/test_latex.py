@@ -85,8 +85,9 @@ def test_tables_compile_without_overfull_boxes(tmp_path, adapters, columns):
 
 
 def test_negative_numbers_carry_a_true_minus():
-    tex = latex.render(data.load([GOLDEN_RUN]))
-    # general_qa exact_match: lora_r8 is 0.1000 below base, its interval [-0.3425, +0.1560].
+    report = data.load([GOLDEN_RUN])
+    tex = latex.render(report) + latex.render_full(report)
+    # general_qa exact_match: lora_r8 is 0.1000 below base, its interval [-0.3425, +0.1560] (the appendix table).
     row = next(ln for ln in tex.splitlines() if ln.startswith(r"general\_qa & exact\_match"))
     assert "$-$0.1000" in row and "[$-$0.3425, +0.1560]" in row
     numeric_cells = [c for ln in tex.splitlines() if " & " in ln for c in ln.split(" & ")[2:]]
@@ -101,15 +102,16 @@ def test_tables_use_booktabs_and_fit_the_line():
     assert r"\hline" not in tex
     # every tabular is measured and scaled down to the line only where it is wider
     assert tex.count(r"\ifdim\wd0>\linewidth\ifdefined\resizebox\resizebox{\linewidth}{!}{\box0}") == 3
-    # the wide comparison spans both columns of a two-column paper
-    assert r"\begin{table*}[t]" in tex.split(r"\label{tab:adapter-comparison}")[0]
+    # the paper table, five metrics wide, spans both columns of a two-column paper; the Yelp table fits one
+    assert r"\begin{table*}[t]" in tex.split(r"\label{tab:golden-run-main}")[0]
+    assert r"\begin{table}[t]" in tex.split(r"\label{tab:golden-run-main}")[1].split(r"\label{tab:golden-run-yelp}")[0]
 
 
 def test_sweep_table_is_compact(tmp_path):
     report = data.load([_three_adapters(tmp_path)])
     sweep = latex.sweep_table(report)
     rows = {r[0]: r for r in sweep.rows}
-    assert sweep.header[:7] == ["Adapter", "r", "α", "drop.", "targets", "lr", "trained"]
+    assert sweep.header[:7] == ["Adapter", "r", "α", "dropout", "targets", "lr", "trained"]
     assert rows["lora_r8"][1:7] == ["8", "16", "0.05", "q,v", "—", "—"]
     assert rows["lora_r32_all_linear"][1:7] == ["32", "64", "0.05", "all-linear (7)", "2e-4", "15 steps"]
     assert "model.layers" not in latex.render(report)

@@ -143,7 +143,11 @@ def test_an_adapter_giving_one_answer_to_every_question_is_a_warning_in_the_verd
     md = markdown.render(data.load([run_dir]), [])
     verdict = md.split("## Verdict", 1)[1].split("## Headline", 1)[0]
     assert "lora_r8 on general_qa: it gave the same answer “2” to 30 of its 30 non-empty answers (100.0%)" in verdict
-    assert "warning: general_qa one answer" in verdict.split("lora_r16:")[0]  # in lora_r8's sentence
-    assert "one answer" not in verdict.split("lora_r16:")[1].split("\n\n")[0]  # and not in lora_r16's
+    # in lora_r8's lines on the first screen, and not in lora_r16's
+    assert "warning: general_qa one answer" in verdict.split("· **lora_r16**")[0].split("· **lora_r8**")[1]
+    assert "one answer" not in verdict.split("· **lora_r16**")[1].split("\n\n**")[0].split("> **Warnings")[0]
+    full = md.split("### The verdict in full", 1)[1].split("\n## ", 1)[0]
+    assert "warning: general_qa one answer" in full.split("lora_r16:")[0]  # in lora_r8's sentence
+    assert "one answer" not in full.split("lora_r16:")[1].split("\n\n")[0]  # and not in lora_r16's
     golden = markdown.render(data.load([GOLDEN_RUN]), [])
     assert "same answer" not in golden

@@ -35,8 +35,10 @@ def _rules(tmp_path: Path) -> Path:
 
 
 def _verdict(md: str) -> str:
-    """The Verdict section of a report.md: from its heading to the next one."""
-    return md.split("## Verdict\n", 1)[1].split("\n## ", 1)[0]
+    """The Verdict section of a report.md (from its heading to the next one) and the verdict in full under the
+    headline (its sentences, settings)."""
+    full = md.split("### The verdict in full\n", 1)[1].split("\n## ", 1)[0] if "### The verdict in full" in md else ""
+    return md.split("## Verdict\n", 1)[1].split("\n## ", 1)[0] + full
 
 
 def test_verdict_is_the_first_section_in_markdown_and_html(tmp_path):
@@ -164,7 +166,7 @@ def test_constant_predictor_is_a_warning_in_the_verdict(constant_run):  # noqa: 
     verdict = _verdict(markdown.render(report, []))
     line = next(x for x in verdict.splitlines() if x.startswith("lora_r8: "))
     assert "warning: yelp constant predictor" in line
-    assert "> **Warning:** lora_r8 on yelp is a constant predictor" in verdict
+    assert "> - lora_r8 on yelp is a constant predictor" in verdict
 
 
 def test_below_chance_and_majority_answers_are_warnings_in_the_verdict(tmp_path):
@@ -177,8 +179,8 @@ def test_below_chance_and_majority_answers_are_warnings_in_the_verdict(tmp_path)
     md = markdown.render(data.load([run_dir]), [])
     verdict = _verdict(md)
     assert "warning: yelp below chance" in verdict and "warning: yelp majority answer" in verdict
-    assert "> **Warning:** lora_r16 on yelp: accuracy 0.0000 is below the chance level 0.2000" in verdict
-    assert "> **Warning:** lora_r8 on yelp: it answered 3 stars for 80.0% of 40 documents" in verdict
+    assert "> - lora_r16 on yelp: accuracy 0.0000 is below the chance level 0.2000" in verdict
+    assert "> - lora_r8 on yelp: it answered 3 stars for 80.0% of 40 documents" in verdict
     assert "| below chance |" in md and "| majority answer |" in md  # the predictions table no longer says "ok"
 
 

@@ -26,6 +26,19 @@ def add_parsers(sub) -> None:
     p.add_argument("--multiplicity", choices=("holm", "bh"),
                    help="recompute the stars with this adjustment: holm (family-wise error) or bh (false discovery "
                         "rate); default: as the run recorded")
+    p.add_argument("--base-model-id", metavar="OWNER/NAME",
+                   help="the Hub id of a base the run loaded from a local folder, for the model cards' base_model "
+                        "(default: the Hub id the run loaded, else the one the adapter's config records; none known: "
+                        "the card names the local model and leaves base_model out)")
+    p.add_argument("--license", metavar="ID",
+                   help="the adapters' license for the model cards, a Hub license id such as apache-2.0 (default: the "
+                        "one the adapter's own README.md gives; none: left out)")
+    p.add_argument("--paper-metrics", metavar="TASK/METRIC,...",
+                   help="the paper table's columns in tables.tex, e.g. yelp/f1_macro,general_qa/exact_match (default: "
+                        "each task's primary metric; every metric is in tables-full.tex)")
+    p.add_argument("--paper-ci", choices=("pm", "ci", "none"), default="pm",
+                   help="what the paper table prints beside each score: pm (± the half-width of its 95%% CI, the "
+                        "default), ci ([low, high]) or none")
     p.set_defaults(func=_cmd_report)
     b = sub.add_parser("blind", help="blind A/B rating sheets: export, then score the filled-in sheet")
     bs = b.add_subparsers(dest="blind_command", metavar="ACTION", required=True)
@@ -56,9 +69,16 @@ def _cmd_report(a) -> int:
         raise HarnessError(f"--format {a.format!r}: names no format; choose from {', '.join(sorted(FORMATS))}")
     if a.resamples is not None and a.resamples < 1:
         raise HarnessError(f"--resamples {a.resamples}: must be >= 1")
+    for flag, value, needs in (("--base-model-id", a.base_model_id, "card"), ("--license", a.license, "card"),
+                               ("--paper-metrics", a.paper_metrics, "tex")):
+        if value is not None and needs not in formats:
+            raise HarnessError(f"{flag} {value}: only {'the model cards' if needs == 'card' else 'tables.tex'} use it, "
+                               f"and --format {a.format} writes none; add {needs} to --format, or leave it out")
     from reports.write import write_report
 
-    out, written, _ = write_report(a.runs, a.out, formats, resamples=a.resamples, multiplicity=a.multiplicity)
+    out, written, _ = write_report(a.runs, a.out, formats, resamples=a.resamples, multiplicity=a.multiplicity,
+                                   base_model_id=a.base_model_id, card_license=a.license,
+                                   paper_metrics=a.paper_metrics, paper_ci=a.paper_ci)
     print(f"wrote {len(written)} file{'' if len(written) == 1 else 's'} to {out} in {time.perf_counter() - t0:.1f}s: {', '.join(written)}", file=sys.stderr)
     return 0
 

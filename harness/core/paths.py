@@ -81,7 +81,8 @@ def same_or_inside(path: Path, folder: Path) -> bool:
 
 # What a run directory may hold besides hidden temporary files: `harness run` writes run.json and samples/, `harness
 # report` the rest, `harness gate` its --json/--junit where the user points them.
-RUN_DIR_ENTRIES = {"run.json", "samples", "report.md", "report.html", "tables.tex", "plots", "gate.json", "gate.xml"}
+RUN_DIR_ENTRIES = {"run.json", "samples", "report.md", "report.html", "tables.tex", "tables-full.tex", "plots", "cards",
+                   "gate.json", "gate.xml"}
 
 
 def _own_temporary(name: str) -> bool:
