@@ -194,6 +194,7 @@ def render(report: Report, arm: Arm, base_model_id: str | None = None, card_lice
     base = base_text(run, base_id, said)
     own, forgetting = _comparisons(report, arm.name)
     peft_type = str(((arm.adapter or {}).get("peft") or {}).get("peft_type") or "PEFT")
+    peft_type = {"LORA": "LoRA", "ADALORA": "AdaLoRA", "IA3": "IA³"}.get(peft_type.upper(), peft_type)
     body = [f"# {markdown.esc(arm.name)}", "",
             f"A {markdown.esc(peft_type)} adapter on {base}, evaluated against its base on the same documents.", "",
             *gate_lines(report, arm), *warning_lines(report, arm.name), "## Headline", "",

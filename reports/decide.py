@@ -13,8 +13,9 @@ PASS, FAIL, NOT_JUDGED = "PASS", "FAIL", "NOT JUDGED"
 
 TERMS = [
     ("PASS / FAIL / NOT JUDGED", "the mark per adapter: the recorded gate's result for it (harness gate --record); "
-     "without a gate, FAIL where it is significantly worse than the base somewhere, NOT JUDGED where some task could "
-     "not be judged (too few documents, no test), PASS otherwise"),
+     "without a gate, PASS only on a significant gain on the primary task with no significant loss, every task "
+     "judged and every forgetting probe able to show forgetting; FAIL on a significant loss or a classifier no "
+     "better than its most common label; NOT JUDGED otherwise"),
     ("▲ / ▼", "better / worse in the metric's good direction, not up / down: a fall in unparseable_rate or "
      "perplexity is ▲"),
     ("Δ", "adapter − base on the same documents (paired)"),
@@ -33,24 +34,35 @@ TERMS = [
     ("CS", "confidence sequence: anytime-valid bounds for a task --until-decided stopped early"),
     ("tied", "a checkpoint the paired test cannot tell from the best (its p multiplied by the pairs is ≥ 0.05)"),
 ]
-LEGEND = ("Marks: the recorded gate's result per adapter; without a gate (harness gate --record), FAIL on a "
-          "significant loss, NOT JUDGED where a task could not be judged, PASS otherwise. ▲ better, ▼ worse, in each metric's good direction "
+LEGEND = ("Marks: the recorded gate's result per adapter; without a gate (harness gate --record), PASS only on "
+          "a significant gain on the primary task with nothing broken and every task judged, FAIL on a significant "
+          "loss or a classifier no better than its most common label, NOT JUDGED otherwise. ▲ better, ▼ worse, in each metric's good direction "
           "(a fall in perplexity is ▲). Δ, CI, MDE, Holm and the other terms:")
 
 
+_BLIND = ("judges nothing", "cannot show forgetting at all")  # a probe reading that rules out nothing
+
+
 def mark(report: Report, arm: str) -> tuple[str, str]:
-    """(PASS | FAIL | NOT JUDGED, where it comes from)."""
+    """(PASS | FAIL | NOT JUDGED, where it comes from: the gate, or '' for the rule the legend states). Without a
+    gate, PASS needs evidence: a significant gain on the primary task, no significant loss, every task judged and
+    every forgetting probe able to show forgetting; a classifier no better than always answering its most common
+    label FAILs; anything short of that is NOT JUDGED (the lines say what is missing)."""
     found = verdict.gate_rules(report, arm)
     if found is not None:
         rules, failed, mine = found
         if mine:
             return FAIL, f"gate: {len(mine)} of {len(rules)} rules fail ({verdict.rule_names(mine)})"
         others = f"; the run's gate fails on other adapters ({verdict.rule_names(failed)})" if failed else ""
-        return PASS, f"gate: {len(rules)} of {len(rules)} rules pass{others}" if not failed else f"gate: its checks pass{others}"
-    a = verdict.assess(report, arm)  # no gate: the legend says how the mark is read ("" as its source)
-    if a["losses"]:
+        return PASS, f"gate: {len(rules)} of {len(rules)} rules pass" if not failed else f"gate: its checks pass{others}"
+    a = verdict.assess(report, arm)
+    main = verdict.primary(report)
+    c = tables.comparison_index(report).get((main[0], main[1], arm)) if main else None
+    if a["losses"] or (main and below_chance(report, main[0], arm)):
         return FAIL, ""
-    if a["unjudged"] or (a["probes"] and not a["readings"]):
+    blind = any(w in r for r in a["readings"] for w in _BLIND)
+    if a["unjudged"] or blind or (a["probes"] and not a["readings"]) or not c or not tables.starred(c) \
+            or not text.better(c):
         return NOT_JUDGED, ""
     return PASS, ""
 
@@ -89,7 +101,7 @@ def lines(report: Report, arm: str) -> list[str]:
                                        "no task could be judged")
     if a["readings"]:
         broke += "; forgetting: " + "; ".join(a["readings"])
-    elif a["probes"]:
+    elif a["probes"] and not any(p in x for p in a["probes"] for x in a["losses"]):
         broke += "; no forgetting probe could be judged"
     flags = verdict.warning_flags(report, arm)
     if flags:

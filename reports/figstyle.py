@@ -78,8 +78,11 @@ class Size:
         rows = -(-n // cols)
         w = self.panel(cols)
         # Constrained layout makes room for the suptitle, which tight_layout lets overlap the top row's titles.
-        fig, axes = plt.subplots(rows, cols, figsize=(w * cols, height * self.shrink(w, PANEL) * rows),
-                                 squeeze=False, layout="constrained")
+        tall = height * self.shrink(w, PANEL) * rows
+        # in print a figure must fit a page with its caption: rows get shorter (never below 1.25 in) past MAX_HEIGHT
+        if self.width is not None and tall > MAX_HEIGHT:
+            tall = max(MAX_HEIGHT, 1.25 * rows)
+        fig, axes = plt.subplots(rows, cols, figsize=(w * cols, tall), squeeze=False, layout="constrained")
         for ax in list(axes.flat)[n:]:
             ax.axis("off")
         return fig, list(axes.flat)[:n]
@@ -106,6 +109,7 @@ class Size:
 
 
 SCREEN = Size("", None, 3, 9, 10, 11)
+MAX_HEIGHT = 6.5  # inches: a column of a 10 pt article is about 7.6 in tall, and the caption needs the rest
 ONE_COLUMN = Size("-1col", 3.3, 2, 8, 8, 9)
 TWO_COLUMN = Size("-2col", 6.9, 3, 8, 8, 9)
 PRINT = (ONE_COLUMN, TWO_COLUMN)

@@ -125,7 +125,8 @@ def _guard(label: str) -> list[str]:
     """Box 0 (the tabular) printed at its width, or scaled to the line where it is wider; both widths logged."""
     return [rf"\typeout{{harness-table {label}: natural \the\wd0, line \the\linewidth}}%",
             # (a paper without graphicx still compiles: the table is then printed at its natural width)
-            r"\ifdim\wd0>\linewidth\ifdefined\resizebox\resizebox{\linewidth}{!}{\box0}\else\box0\fi\else\box0\fi"]
+            # \leavevmode: a box in vertical mode ignores \centering; in a paragraph it is centred
+            r"\leavevmode\ifdim\wd0>\linewidth\ifdefined\resizebox\resizebox{\linewidth}{!}{\box0}\else\box0\fi\else\box0\fi"]
 
 
 # --- the compact sweep table ---------------------------------------------------------------------------------------
@@ -227,19 +228,23 @@ def _paper_cells(col: dict, i: int, style: str) -> list[str]:
     if style != "none":
         body = number(extra.lstrip("±"))
         cells.append((r"{\footnotesize " + (r"$\pm$" if extra.startswith("±") else "") + body + "}") if extra else "")
-    cells.append({paper.BETTER: r"$^{*}$", paper.WORSE: r"$^{\dagger}$"}.get(mark, ""))
+    cells.append({paper.BETTER: r"$^{*}$", paper.WORSE: r"$^{\dagger}$", paper.SMALL: r"$^{\circ}$"}.get(mark, ""))
     return cells
 
 
-def _paper_caption(report: Report, style: str) -> str:
-    ci = {"pm": r" $\pm$ is the half-width of each score's 95\% confidence interval.",
-          "ci": r" Brackets give each score's 95\% confidence interval.", "none": ""}[style]
-    return (rf"Base model and adapters on the same documents (n per task in the header).{ci} "
+def _paper_caption(report: Report, style: str, first: str | None = None) -> str:
+    """Two sentences: what the table holds and what its marks mean; a table split from the first refers to it."""
+    if first:
+        return rf"Table~\ref{{{first}}} continued: the same models, documents, intervals and marks."
+    ci = {"pm": r"; $\pm$ is the half-width of each score's 95\% confidence interval (the interval itself where it is "
+                r"lopsided)", "ci": r"; brackets give each score's 95\% confidence interval", "none": ""}[style]
+    return (rf"Base model and adapters on the same documents (n per task in the header){ci}. "
             rf"$^{{*}}$ ($^{{\dagger}}$): significantly better (worse) than the base in a paired test at 5\% after "
-            rf"{tex(notes.adjustment(report))} adjustment; bold: significantly better than every other row.")
+            rf"{tex(notes.adjustment(report))} adjustment, $^{{\circ}}$: too few documents for that test, bold: "
+            rf"significantly better than every other row.")
 
 
-def paper_environment(report: Report, cols: list[dict], style: str, label: str) -> list[str]:
+def paper_environment(report: Report, cols: list[dict], style: str, label: str, first: str | None = None) -> list[str]:
     arms = [BASE_ARM, *report.adapters]
     names = ["Base" if a == BASE_ARM else a for a in arms]
     per = 4 if style != "none" else 3
@@ -260,7 +265,7 @@ def paper_environment(report: Report, cols: list[dict], style: str, label: str) 
            " ".join(rules), " & ".join(second) + r" \\", r"\midrule"]
     for i, name in enumerate(names):
         out.append(" & ".join([tex(name), *[x for c in cols for x in _paper_cells(c, i, style)]]) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}}%", *_guard(label), rf"\caption{{{_paper_caption(report, style)}}}",
+    out += [r"\bottomrule", r"\end{tabular}}%", *_guard(label), rf"\caption{{{_paper_caption(report, style, first)}}}",
             rf"\label{{{label}}}", rf"\end{{{float_env}}}"]
     return out
 
@@ -275,7 +280,8 @@ def paper_tables(report: Report, metrics: str | None = None, style: str = "pm") 
     prefix = paper.label_prefix(report)
     out = []
     for k, group in enumerate(paper.groups(cols, names)):
-        out += paper_environment(report, group, style, f"tab:{prefix}-main" + (f"-{k + 1}" if k else "")) + [""]
+        out += paper_environment(report, group, style, f"tab:{prefix}-main" + (f"-{k + 1}" if k else ""),
+                                 f"tab:{prefix}-main" if k else None) + [""]
     return out
 
 

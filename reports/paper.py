@@ -32,7 +32,8 @@ METRIC_NAMES = {
     "word_perplexity": "Word PPL", "bits_per_byte": "BPB", "byte_perplexity": "Byte PPL",
 }
 TASK_NAMES = {"yelp": "Yelp", "yelp_mc": "Yelp (MC)", "docqa": "DocQA", "docqa_lf": "DocQA (long)",
-              "perplexity": "Perplexity", "general_qa": "NQ-open", "general_mc": "MMLU"}
+              "perplexity": "Perplexity", "perplexity_general": "Perplexity (general)", "general_qa": "NQ-open",
+              "general_mc": "MMLU"}
 # What a paper reports per task when the user names nothing: the task's primary metric first.
 DEFAULT_METRICS = {"yelp": ["f1_macro", "accuracy"], "yelp_mc": ["acc"], "docqa": ["rougeL"],
                    "docqa_lf": ["rougeL"], "perplexity": ["token_perplexity"], "general_qa": ["exact_match"],
@@ -44,7 +45,8 @@ CI_STYLES = ("pm", "ci", "none")
 COLUMN_PT, TEXT_PT = 225.0, 440.0
 _CHAR_PT = 4.7  # an average \small character in table figures and letters
 _COLSEP_PT = 8.0
-BETTER, WORSE = "*", "\u2020"  # the marks after a value: significantly better / worse than the base
+# the marks after a value: significantly better / worse than the base; too few documents for the test
+BETTER, WORSE, SMALL = "*", "\u2020", "\u00b0"
 
 
 def human_metric(metric: str) -> str:
@@ -75,8 +77,11 @@ def choose(report: Report, spec: str | None) -> list[tuple[str, str]]:
         out = []
         for p in picked:
             task, sep, metric = p.partition("/")
+            if sep and (task, metric) in have and _count(metric):
+                raise HarnessError(f"--paper-metrics: {p!r} is a count, not a score; choose a metric such as "
+                                   + ", ".join(f"{t}/{m}" for t, m in have if t == task and not _count(m))[:200])
             if not sep or (task, metric) not in have:
-                near = ", ".join(f"{t}/{m}" for t, m in have if t == task) or ", ".join(
+                near = ", ".join(f"{t}/{m}" for t, m in have if t == task and not _count(m)) or ", ".join(
                     dict.fromkeys(t for t, _ in have))
                 raise HarnessError(f"--paper-metrics: {p!r} is not a task/metric of this run; "
                                    f"{'its metrics: ' if any(t == task for t, _ in have) else 'its tasks: '}{near}")
@@ -89,6 +94,10 @@ def choose(report: Report, spec: str | None) -> list[tuple[str, str]]:
         first = [r["metric"] for _, r in head.iterrows() if r["task"] == task][:1] if not head.empty else []
         out += [(task, m) for m in (wanted or first)]
     return out
+
+
+def _count(metric: str) -> bool:
+    return metric.startswith("n_") or metric in ("n", "count")
 
 
 def _ci(report: Report, task: str, metric: str, arm: str):
@@ -119,6 +128,8 @@ def _fixed(v, dec: int) -> str:
 
 def _mark(report: Report, index: dict, task: str, metric: str, arm: str) -> str:
     c = index.get((task, metric, arm))
+    if arm != BASE_ARM and c and c.get("test") == stats.N_TOO_SMALL:
+        return SMALL
     if arm == BASE_ARM or not c or not tables.starred(c):
         return ""
     row = {"higher_is_better": _higher(report, task, metric), f"{arm}:delta": c.get("delta")}
@@ -149,6 +160,12 @@ def _beats(report: Report, index: dict, task: str, metric: str, best: str, other
     return c["p_value"] * max(pairs, 1) < stats.ALPHA and (c["delta"] > 0) == higher
 
 
+def _lopsided(v: float, ci: list) -> bool:
+    """An interval whose sides differ by more than a quarter (a score at or near a bound: 0.000 [0.000, 0.060])."""
+    lo, hi = v - ci[0], ci[1] - v
+    return abs(hi - lo) > 0.25 * max(hi, lo, 1e-12)
+
+
 def column(report: Report, index: dict, task: str, metric: str, style: str) -> dict:
     """One metric's cells for every arm: {header, n, cells: [(value, ±part, mark)], bold: row or None}."""
     arms = [BASE_ARM, *report.adapters]
@@ -159,7 +176,9 @@ def column(report: Report, index: dict, task: str, metric: str, style: str) -> d
     cells = []
     for a, v, ci, h in zip(arms, values, cis, halves):
         extra = ""
-        if style == "pm" and h is not None:
+        if style == "pm" and h is not None and _lopsided(v, ci):
+            extra = f"[{_fixed(ci[0], dec)}, {_fixed(ci[1], dec)}]"  # ± would imply values the interval excludes
+        elif style == "pm" and h is not None:
             extra = f"±{_fixed(h, dec)}"
         elif style == "ci" and ci is not None:
             extra = f"[{_fixed(ci[0], dec)}, {_fixed(ci[1], dec)}]"
@@ -179,21 +198,38 @@ def column(report: Report, index: dict, task: str, metric: str, style: str) -> d
 
 
 def width(cols: list[dict], names: list[str]) -> float:
-    """The tabular's estimated width in pt."""
+    """The tabular's estimated width in pt: the model names, then per task the wider of its metrics' columns and
+    its header ("Yelp (n=40)", which spans them)."""
     total = max(len(x) for x in ["Model", *names]) * _CHAR_PT + _COLSEP_PT
-    for c in cols:
-        head = max(len(human_task(c["task"])) + 8, len(human_metric(c["metric"])) + 2)
-        body = max(len(v) + len(e) * 0.9 + (1 if e else 0) + 0.8 * bool(m) for v, e, m in c["cells"])
-        total += max(head, body) * _CHAR_PT + _COLSEP_PT
+    for task in dict.fromkeys(c["task"] for c in cols):
+        mine = [c for c in cols if c["task"] == task]
+        metrics = 0.0
+        for c in mine:
+            head = len(human_metric(c["metric"])) + 2  # and its arrow
+            body = max(len(v) + len(e) * 0.85 + 0.6 * bool(m) for v, e, m in c["cells"])  # ± part in \footnotesize
+            metrics += max(head, body) * _CHAR_PT + _COLSEP_PT
+        header = (len(human_task(task)) + 7) * _CHAR_PT + _COLSEP_PT
+        total += max(metrics, header)
     return total
 
 
 def groups(cols: list[dict], names: list[str]) -> list[list[dict]]:
-    """The columns in as few tables as keep each within TEXT_PT (a column too wide alone still gets a table)."""
-    out, current = [], []
+    """The columns in as few tables as keep each within TEXT_PT, a task's metrics together where they fit in one
+    table (a task too wide alone is cut where it must be)."""
+    tasks: list[list[dict]] = []
     for c in cols:
-        if current and width(current + [c], names) > TEXT_PT:
+        if tasks and tasks[-1][0]["task"] == c["task"]:
+            tasks[-1].append(c)
+        else:
+            tasks.append([c])
+    out, current = [], []
+    for block in tasks:
+        if current and width(current + block, names) > TEXT_PT:
             out.append(current)
             current = []
-        current.append(c)
+        for c in block:
+            if current and width(current + [c], names) > TEXT_PT:
+                out.append(current)
+                current = []
+            current.append(c)
     return out + ([current] if current else [])

@@ -162,7 +162,7 @@ def _forest_panel(ax, report: Report, key: tuple, size: Size, width: float) -> N
     ax.axvline(0, color="black", lw=0.8)
     # Room for the points and their labels at the edges, and few enough ticks that small deltas stay legible.
     ax.margins(x=0.25)
-    ax.xaxis.set_major_locator(figstyle.pyplot().MaxNLocator(4 if width >= 3 else 3))
+    ax.xaxis.set_major_locator(figstyle.pyplot().MaxNLocator(4 if width >= 3 else 3 if width >= 2 else 2))
     lo, hi = ax.get_xlim()
     if hi - lo < 1e-9:  # every delta and bound is 0: a readable symmetric axis, not one scaled to 1e-16
         lo, hi = ax.set_xlim(-1, 1)

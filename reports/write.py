@@ -63,4 +63,6 @@ def write_report(run_dirs: list[Path], out: Path | None, formats: set[str],
         written.append("report.html")
     if "card" in formats:
         written += cards.write_all(report, out, base_model_id, card_license)
+    # the print sizes of every plot, written beside the screen ones (which alone the reports embed)
+    written += [f for f in plots.print_files([w for w in written if w.startswith("plots/")]) if (out / f).is_file()]
     return out, written, report

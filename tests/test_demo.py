@@ -50,8 +50,11 @@ def test_report_opens_with_the_verdict_and_the_gates_result(runs):
     assert headings[:3] == ["## Verdict", "## Headline", "## Gate"], headings
     verdict = md.split("## Verdict", 1)[1].split("## Headline", 1)[0]
     gate = json.loads((a / "run" / "gate.json").read_text())
-    word = "gate PASS" if all(r["passed"] for r in gate["rules"]) else "gate FAIL"
-    assert word in verdict
+    # the mark per adapter comes from the recorded gate, and says so
+    word = "**PASS**" if all(r["passed"] for r in gate["rules"]) else "**FAIL**"
+    assert word in verdict and " — gate: " in verdict
+    full = md.split("### The verdict in full", 1)[1].split("\n## ", 1)[0]
+    assert ("gate PASS" if word == "**PASS**" else "gate FAIL") in full
 
 
 def test_verdict_names_what_got_worse_and_what_it_could_not_judge(runs):

@@ -25,8 +25,9 @@ GOLDEN_RUN = Path(__file__).resolve().parent / "data" / "golden_run"
 
 
 def _expected_mark(run: dict, arm: str) -> str:
-    """The mark from run.json alone: FAIL on a starred comparison that went the bad way, NOT JUDGED where a task
-    has no comparison with a test (n too small and not shown either way by the exact test), PASS otherwise."""
+    """The mark from run.json alone: FAIL on a starred comparison that went the bad way; PASS on a starred gain on
+    the primary task (yelp accuracy) with every task tested (or, too small, shown either way by the exact test);
+    NOT JUDGED otherwise."""
     mine = [c for c in run["comparisons"] if c["arm"] == arm]
     if any(c["significant"] and c.get("family", True) and (c["delta"] > 0) != (c["higher_is_better"] is not False)
            for c in mine):
@@ -36,7 +37,8 @@ def _expected_mark(run: dict, arm: str) -> str:
         if not any(c.get("p_value") is not None for c in rows) and not any(
                 c.get("p_exact") is not None and c["p_exact"] < 0.05 for c in rows):
             return "NOT JUDGED"
-    return "PASS"
+    primary = next(c for c in mine if (c["task"], c["metric"]) == ("yelp", "accuracy"))
+    return "PASS" if primary["significant"] and primary["delta"] > 0 else "NOT JUDGED"
 
 
 def _marks(md: str) -> dict[str, str]:
@@ -49,7 +51,15 @@ def test_marks_follow_the_run_without_a_gate(tmp_path):
     run = results.load_run(run_dir)
     report = data.load([run_dir])
     md = markdown.render(report, [])
-    assert _marks(md) == {a: _expected_mark(run, a) for a in report.adapters}
+    assert _marks(md) == {a: _expected_mark(run, a) for a in report.adapters} == {"lora_r8": "NOT JUDGED",
+                                                                                 "lora_r16": "NOT JUDGED"}
+    # a significant gain on the primary task, nothing broken, every task judged: PASS
+    for c in run["comparisons"]:
+        if (c["task"], c["metric"], c["arm"]) == ("yelp", "accuracy", "lora_r8"):
+            c.update(p_adjusted=0.01, significant=True)
+    results.write_json(run_dir / "run.json", run)
+    assert _marks(markdown.render(data.load([run_dir]), [])) == {a: _expected_mark(run, a) for a in report.adapters}
+    assert _expected_mark(run, "lora_r8") == "PASS"
     # a significant loss on the probe: FAIL
     for c in run["comparisons"]:
         if (c["task"], c["arm"]) == ("general_qa", "lora_r8"):
@@ -66,7 +76,9 @@ def test_marks_follow_the_run_without_a_gate(tmp_path):
         block = verdict.split(f"· **{arm}**")[1].split("\n\n**")[0]
         items = [ln for ln in block.splitlines() if ln.startswith("- ")]
         assert 2 <= len(items) <= 3, items
-    assert "broke: significant drop in general_qa" in verdict.split("· **lora_r8**")[1]
+    r8 = verdict.split("· **lora_r8**")[1].split("· **lora_r16**")[0]
+    assert "broke: significant drop in general_qa" in r8
+    assert "no forgetting probe could be judged" not in r8  # its probe was judged: it dropped
     r16 = verdict.split("· **lora_r16**")[1]
     assert "not judged: general_qa" in r16 and "nothing significant" not in r16
 

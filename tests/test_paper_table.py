@@ -127,14 +127,21 @@ def test_decimal_points_line_up_and_numbers_match_run_json(tmp_path):
             s = score[(*key, arm)]
             dec = len(r[frac]) - 1
             assert float(r[whole] + r[frac]) == pytest.approx(s["value"], abs=0.5 * 10 ** -dec + 1e-9)
-            if s.get("ci95"):
+            if s.get("ci95") and "[" in r[pm]:  # a lopsided interval is printed whole
+                lo, hi = (float(x) for x in re.findall(r"-?[\d.]+", r[pm].replace("$-$", "-")))
+                assert (lo, hi) == pytest.approx(tuple(s["ci95"]), abs=0.5 * 10 ** -dec + 1e-9)
+                assert paper._lopsided(s["value"], s["ci95"])
+            elif s.get("ci95"):
                 half = max(s["value"] - s["ci95"][0], s["ci95"][1] - s["value"])
                 shown = float(r[pm].replace(r"{\footnotesize $\pm$", "").rstrip("}"))
                 assert shown == pytest.approx(half, abs=0.5 * 10 ** -dec + 1e-9)
+                assert not paper._lopsided(s["value"], s["ci95"])
             else:
                 assert r[pm] == ""
             c = next((c for c in run["comparisons"] if (c["task"], c["metric"], c["arm"]) == (*key, arm)), None)
-            assert (r[mark] != "") == bool(c and c.get("significant"))
+            small = bool(c and c.get("test") == "n too small")
+            assert (r[mark] != "") == bool(c and (c.get("significant") or small))
+            assert (r[mark] == r"$^{\circ}$") == small
 
 
 def test_labels_carry_the_run_name_so_two_runs_share_a_paper(tmp_path):
@@ -221,7 +228,7 @@ def test_cli_writes_the_chosen_paper_table_and_the_appendix(tmp_path, monkeypatc
     main_table = tex.split(r"\label{tab:run-main}")[0]
     assert "NQ-open" in main_table and "Macro-F1" in main_table and "EM" not in main_table
     assert main_table.index("NQ-open") < main_table.index("Yelp")  # the user's order
-    assert "Brackets give each score's 95" in main_table
+    assert "brackets give each score's 95" in main_table
     assert (tmp_path / "paper" / "tables-full.tex").is_file()
     capsys.readouterr()
     assert main(["report", "run", "--format", "tex", "--out", "bad", "--paper-metrics", "yelp/f1"]) == 2

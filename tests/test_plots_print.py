@@ -52,6 +52,8 @@ def _check_files(folder: Path, names: set[str]) -> None:
         width, height = _mediabox(pdf)
         want = WIDTHS[_suffix(pdf)]
         assert want is None or abs(width - want) <= 0.05, (pdf.name, width)
+        # a print figure fits a column of a 10 pt article (about 7.6 in) with room for its caption
+        assert want is None or height <= figstyle.MAX_HEIGHT + 0.05, (pdf.name, height)
         with Image.open(pdf.with_suffix(".png")) as png:
             dpi, pixels = png.info["dpi"], png.size
         assert min(dpi) >= 299.5, (pdf.name, dpi)  # the pHYs chunk says 300 dpi ...

@@ -32,7 +32,7 @@ def quickstart_commands() -> list[str]:
 
 def test_quickstart_block_is_found():
     cmds = quickstart_commands()
-    assert cmds[0].startswith("S=") and [c.split()[1] for c in cmds[1:]] == ["train", "run", "report", "registry", "gate"]
+    assert cmds[0].startswith("S=") and [c.split()[1] for c in cmds[1:]] == ["train", "run", "gate", "report", "registry"]
 
 
 @pytest.mark.slow
@@ -65,8 +65,10 @@ def test_readme_quickstart_literally(tmp_path, shared):
     assert Path(run["config"]["out"]).is_absolute() and Path(run["config"]["data"]["yelp"]).is_absolute()
     assert {s["task"] for s in run["scores"]} == {"yelp", "general_qa"}
     assert all(s["n"] == 30 for s in run["scores"])
-    for f in ("report.md", "report.html", "tables.tex", "plots/scores.png"):
+    for f in ("gate.json", "report.md", "report.html", "tables.tex", "tables-full.tex", "plots/scores.png"):
         assert (work / "runs" / "first" / f).is_file(), f
+    # the recorded gate marks the adapter on the report's first screen
+    assert "**FAIL** · **ts-yelp** — gate:" in (work / "runs" / "first" / "report.md").read_text()
     assert "registered as 'ts-yelp'" in outputs["train"].stdout
     assert run["run_id"] in outputs["registry"].stdout
     # 30 questions cannot show that general knowledge dropped by less than the 0.02 budget: inconclusive fails

@@ -90,3 +90,12 @@ def test_the_summary_line_names_a_recovered_rise_and_warns_only_on_overfitting(t
     assert "\n" not in recovered
     overfit = _summary_line(_summary(_verdict(_evals(0.9, 0.5, 0.6, 0.7, 0.8))), tmp_path, None, 1.0)
     assert "; OVERFITTING: eval loss rose 3 evaluations in a row (steps 20-50)" in overfit
+
+
+def test_the_onset_is_the_first_rise_never_recovered_from():
+    """Two rises: the first comes back (to 0.80, below its 0.90 start), the second never does; the flag points at the
+    second, the checkpoint a user should not go past."""
+    evals = [1.0, 0.9, 0.95, 1.0, 1.05, 0.8, 0.85, 0.9, 0.95]
+    rows = [{"step": 10 * (i + 1), "loss": 2 - 0.1 * i, "eval_loss": e} for i, e in enumerate(evals)]
+    v = overfitting_verdict(rows, 3)
+    assert v["overfitting"] and v["since_step"] == 60 and v["rise"]["start_eval_loss"] == 0.8

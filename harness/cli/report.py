@@ -36,7 +36,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--paper-metrics", metavar="TASK/METRIC,...",
                    help="the paper table's columns in tables.tex, e.g. yelp/f1_macro,general_qa/exact_match (default: "
                         "each task's primary metric; every metric is in tables-full.tex)")
-    p.add_argument("--paper-ci", choices=("pm", "ci", "none"), default="pm",
+    p.add_argument("--paper-ci", choices=("pm", "ci", "none"),
                    help="what the paper table prints beside each score: pm (± the half-width of its 95%% CI, the "
                         "default), ci ([low, high]) or none")
     p.set_defaults(func=_cmd_report)
@@ -70,7 +70,7 @@ def _cmd_report(a) -> int:
     if a.resamples is not None and a.resamples < 1:
         raise HarnessError(f"--resamples {a.resamples}: must be >= 1")
     for flag, value, needs in (("--base-model-id", a.base_model_id, "card"), ("--license", a.license, "card"),
-                               ("--paper-metrics", a.paper_metrics, "tex")):
+                               ("--paper-metrics", a.paper_metrics, "tex"), ("--paper-ci", a.paper_ci, "tex")):
         if value is not None and needs not in formats:
             raise HarnessError(f"{flag} {value}: only {'the model cards' if needs == 'card' else 'tables.tex'} use it, "
                                f"and --format {a.format} writes none; add {needs} to --format, or leave it out")
@@ -78,7 +78,7 @@ def _cmd_report(a) -> int:
 
     out, written, _ = write_report(a.runs, a.out, formats, resamples=a.resamples, multiplicity=a.multiplicity,
                                    base_model_id=a.base_model_id, card_license=a.license,
-                                   paper_metrics=a.paper_metrics, paper_ci=a.paper_ci)
+                                   paper_metrics=a.paper_metrics, paper_ci=a.paper_ci or "pm")
     print(f"wrote {len(written)} file{'' if len(written) == 1 else 's'} to {out} in {time.perf_counter() - t0:.1f}s: {', '.join(written)}", file=sys.stderr)
     return 0
 

@@ -174,7 +174,8 @@ def _summary(out: Path, base: Path, adapter: Path, run_dir: Path, report, verdic
     print(f"\ndemo finished in {time.perf_counter() - t_start:.0f}s. Everything is in {out}:\n"
           f"  base model      {base}\n  adapter         {adapter} (training_log.csv, train_summary.json)\n"
           f"  run directory   {run_dir} (run.json, samples/)\n  report          {run_dir / 'report.md'}, "
-          f"{run_dir / 'report.html'}, {run_dir / 'tables.tex'}, {run_dir / 'plots'}, {run_dir / 'cards'}\n"
+          f"{run_dir / 'report.html'}, {run_dir / 'tables.tex'} (+ tables-full.tex), {run_dir / 'plots'}, "
+          f"{run_dir / 'cards'}\n"
           f"  gate            {'PASS' if all(v.passed for v in verdicts) else 'FAIL'} "
           f"({sum(v.passed for v in verdicts)} of {len(verdicts)} rules passed): {run_dir / 'gate.xml'}, "
           f"{run_dir / 'gate.json'}\n  registry        {out / REGISTRY}")

@@ -32,9 +32,9 @@ def to_csv(rows: list[dict]) -> str:
 
 def overfitting_verdict(rows: list[dict], patience: int) -> dict:
     """Overfitting = eval loss rising for `patience` consecutive evaluations while the train loss keeps falling over
-    the same span, and the final eval loss still above the eval loss the rise started from (the minimum just before
-    it). A rise that the eval loss comes back from (final <= that start) is a recovered rise, not overfitting: it is
-    reported with "recovered": true. (The reverse, eval falling while train rises, is not overfitting.)
+    the same span, and every later eval loss still above the eval loss the rise started from (the minimum just before
+    it). A rise that the eval loss comes back from (to that start or below, at any later evaluation) is a recovered
+    rise, not overfitting: it is reported with "recovered": true. (The reverse, eval falling while train rises, is not overfitting.)
 
     Keys: overfitting, patience, evaluations, since_step (the step the unrecovered rise began; None otherwise), reason;
     recovered, rise ({from_step, to_step, rises, start_eval_loss, peak_eval_loss} or None) and final_eval_loss."""
@@ -50,7 +50,9 @@ def overfitting_verdict(rows: list[dict], patience: int) -> dict:
         verdict["reason"] = "eval loss did not rise while train loss fell"
         return verdict
     final = evals[-1][1]
-    kept = [r for r in rises if final > r["start_eval_loss"]]
+    # a rise the eval loss later came back from (to its start or below, at any later evaluation) is recovered; the
+    # overfitting starts at the first rise it never came back from
+    kept = [r for r in rises if all(loss > r["start_eval_loss"] for step, loss in evals if step > r["to_step"])]
     rise = (kept or rises)[0]
     what = (f"eval loss rose {rise['rises']} evaluations in a row (steps {rise['from_step']}-{rise['to_step']}) "
             "while train loss fell")
