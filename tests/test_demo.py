@@ -62,7 +62,13 @@ def test_verdict_names_what_got_worse_and_what_it_could_not_judge(runs):
     the exact sign-flip test, as a loss when that shows one, else among what it could not judge; never "nothing"."""
     a, _, _ = runs
     md = (a / "run" / "report.md").read_text()
-    broke = md.split("## Verdict", 1)[1].split("## Headline", 1)[0].split("broke: ", 1)[1].split("; how sure: ")[0]
+    # the verdict in full (the sentence's broke clause) and the first screen's lines say the same
+    full = md.split("### The verdict in full", 1)[1].split("\n## ", 1)[0]
+    broke = full.split("broke: ", 1)[1].split("; how sure: ")[0]
+    screen = md.split("## Verdict", 1)[1].split("## Headline", 1)[0]
+    line = screen.split("- broke: ", 1)[1].split("\n", 1)[0]
+    assert "perplexity_general" in line and "nothing" not in line
+    assert "docqa" in screen.split("- not judged: ", 1)[1].split("\n", 1)[0]
     run = json.loads((a / "run" / "run.json").read_text())
     c = next(c for c in run["comparisons"] if c["task"] == "perplexity_general")  # its first headline metric
     assert c["test"] == "n too small" and c["p_value"] is None and c["delta"] > 0
