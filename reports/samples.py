@@ -114,7 +114,8 @@ def _shareable(b: Block, paths: list[str]) -> Block:
 def page(report: Report, plot_files: list[str]) -> list:
     """Every block of the page in order: Blocks, then Figures under a Plots heading, then TaskSamples (each after its
     own heading) under a Samples heading."""
-    out: list = [_shareable(b, card_meta.local_paths(report)) for b in document.build(report)]
+    paths = card_meta.local_paths(report)
+    out: list = [_shareable(b, paths) for b in document.build(report)]
     pngs = [p for p in plot_files if p.endswith(".png")]
     # the deltas plot right under the headline table, where a reader decides
     at = next((i for i, b in enumerate(out) if b.kind == "table" and b.table.key == "headline"), None)

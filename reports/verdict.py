@@ -182,7 +182,15 @@ def assess(report: Report, arm: str) -> dict:
     """What an adapter broke, in parts: `losses` (its significant regressions on any task, and every task whose
     comparison is too small for an interval but whose exact sign-flip test shows it worse), `readings` (each
     forgetting probe with no loss, read as non-inferiority), `unjudged` (every task it could not judge), `judged`
-    (how many tasks were), `probes` (the run's forgetting probes)."""
+    (how many tasks were), `probes` (the run's forgetting probes). Computed once per adapter and report (the marks,
+    their lines and the sentences all read it)."""
+    key = ("assess", arm)
+    if key not in report.derived:
+        report.derived[key] = _assess(report, arm)
+    return report.derived[key]
+
+
+def _assess(report: Report, arm: str) -> dict:
     mine = [c for (_, _, a), c in tables.comparison_index(report).items() if a == arm]
     anytime = {_key(c): b for c in mine if (b := stopping.change(report, c)) is not None}
     parts, lost = _losses(report, mine, anytime)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from test_latex import _one_adapter, _pdflatex  # the one-adapter run, pdflatex or a skip
 
 from harness.core import comparisons, results
 from harness.core.aggregations import aggregators
@@ -22,18 +22,6 @@ from harness.core.errors import HarnessError
 from reports import data, latex, paper
 
 GOLDEN_RUN = Path(__file__).resolve().parent / "data" / "golden_run"
-
-
-def _one_adapter(tmp_path: Path) -> Path:
-    run = results.load_run(GOLDEN_RUN)
-    run["arms"] = run["arms"][:2]
-    for key in ("scores", "comparisons", "diagnostics"):
-        run[key] = [r for r in run.get(key) or [] if r["arm"] in ("base", "lora_r8")]
-    out = tmp_path / "one-adapter"
-    for arm in ("base", "lora_r8"):
-        shutil.copytree(GOLDEN_RUN / "samples" / arm, out / "samples" / arm)
-    results.write_json(out / "run.json", run)
-    return out
 
 
 def _sweep(tmp_path: Path) -> Path:
@@ -59,15 +47,6 @@ def _sweep(tmp_path: Path) -> Path:
         shutil.copytree(GOLDEN_RUN / "samples" / arm, out / "samples" / arm)
     results.write_json(out / "run.json", run)
     return out
-
-
-def _pdflatex() -> str:
-    path = shutil.which("pdflatex")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("pdflatex is not installed; CI must install it")
-        pytest.skip("pdflatex is not installed")
-    return path
 
 
 def _compile(tmp_path: Path, columns: str, inputs: list[str]) -> str:
@@ -150,7 +129,7 @@ def test_labels_carry_the_run_name_so_two_runs_share_a_paper(tmp_path):
     (tmp_path / "b.tex").write_text(latex.render(data.load([b])))
     log = _compile(tmp_path, "twocolumn", ["a.tex", "b.tex"])
     assert "multiply defined" not in log
-    assert r"\label{tab:one-adapter-main}" in (tmp_path / "a.tex").read_text()
+    assert r"\label{tab:one-main}" in (tmp_path / "a.tex").read_text()
 
 
 def _accuracy_run(tmp_path: Path, correct: dict[str, float]) -> Path:

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from transformers import TrainerCallback
+from test_train import CountSteps, StopAt  # Ctrl-C at a step, and the steps run
 
 from harness.cli.app import build_parser, main
 from harness.models import checkpoints
@@ -47,23 +47,6 @@ def test_every_checkpoint_is_kept_by_default(tinystories, tmp_path):
     assert [Path(p).name for _, p in swept] == ["checkpoint-2", "checkpoint-4", "checkpoint-5"]
 
 
-class StopAt(TrainerCallback):
-    """Stands in for Ctrl-C at a given step."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            raise KeyboardInterrupt
-
-
-class CountSteps(TrainerCallback):
-    def __init__(self):
-        self.steps = []
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.steps.append(state.global_step)
 
 
 def _config(argv: list[str], yaml_values: dict):
