@@ -31,18 +31,35 @@ def significance(c: dict, adjustment: str) -> str:
     return f"not significant after {adjustment}"
 
 
-def gate_rules(report: Report, arm: str) -> tuple[list, list, list] | None:
-    """(every rule of the adapter's recorded gate, the failed ones, those failed on this adapter: a check of its own,
-    or a rule that matched nothing); None without its run's gate.json."""
+def recorded_gate(report: Report, arm: str) -> dict | None:
+    """The gate.json of the run the adapter comes from, or None."""
     a = next(x for x in report.arms if x.name == arm)
-    gate = next((g for g in report.gates if g.get("run_dir") == a.run_dir), None)
+    return next((g for g in report.gates if g.get("run_dir") == a.run_dir), None)
+
+
+def gate_rules(report: Report, arm: str) -> tuple[list, list, list] | None:
+    """(the rules of its run's recorded gate that judged the adapter, the run's failed rules, those failed on this
+    adapter); None without its run's gate.json, or when that gate judged the adapter on no rule (`harness gate
+    --adapter` named others, or no rule selects it). A rule judges an adapter through its checks on it and on the
+    base (a floor on the base holds for every adapter), and a rule that matched nothing fails them all; gate.json's
+    per-adapter verdicts say which failed, and a gate.json written before them is read from its checks."""
+    a = next(x for x in report.arms if x.name == arm)
+    gate = recorded_gate(report, arm)
     if gate is None:
         return None
     rules = gate["rules"]
     failed = [r for r in rules if not r["passed"]]
-    mine = [r for r in failed if not r["checks"] or any(not c["passed"] and c.get("arm") in (a.source_arm, None)
-                                                         for c in r["checks"])]
-    return rules, failed, mine
+    entries = gate.get("adapters")
+    if not isinstance(entries, list):
+        mine = [r for r in failed if not r["checks"] or any(not c["passed"] and c.get("arm") in (a.source_arm, None)
+                                                             for c in r["checks"])]
+        return rules, failed, mine
+    entry = next((e for e in entries if isinstance(e, dict) and e.get("name") == a.source_arm), None)
+    if entry is None:
+        return None
+    judged = [r for r in rules if not r["checks"] or any(c.get("arm") in (a.source_arm, BASE_ARM) for c in r["checks"])]
+    bad = {f.get("rule") for f in entry.get("failures") or [] if isinstance(f, dict)}
+    return judged, failed, [r for r in judged if r.get("index") in bad]
 
 
 def rule_names(rules: list) -> str:
@@ -53,6 +70,8 @@ def gate_words(report: Report, arm: str) -> str:
     """The gate's result for one adapter: PASS, or FAIL with the failing rules that judged it; "not run" without
     its run's gate.json."""
     found = gate_rules(report, arm)
+    if found is None and recorded_gate(report, arm) is not None:
+        return "gate: no rule judged this adapter (harness gate --adapter named others, or no rule selects it)"
     if found is None:
         return "gate not run (no gate.json in the run directory; harness gate RUN --rules R --record writes one)"
     rules, failed, mine = found

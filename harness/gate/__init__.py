@@ -27,7 +27,10 @@ Rules select tasks, metrics and arms by name or glob (`general_*`; `*` and `?`, 
 means every adapter arm. Per-group rows (metric names holding '[' such as `acc[abstract_algebra]`, score rows with a
 "group" key) are selected only by a rule whose metric pattern itself holds '[' (`acc[*]`). A rule that selects no
 (task, metric, arm) row, or a not_degenerate rule for an arm without diagnostics, is a config error.
-Exit codes: 0 every rule passed, 1 a rule failed, 2 a usage or config error.
+Each adapter arm gets a verdict of its own: the rules that select it, judged on its checks and on the base's (a floor
+on the base holds for every adapter, as it would for each one gated alone); a rule naming other arms is not judged
+for it. `--adapter NAME` (repeatable) judges only those. Exit codes: 0 every adapter judged passed, 1 one failed, 2 a
+usage or config error.
 
 Modules: rules.py (loading and validating the rules YAML), select.py (what a rule selects), checks.py (one
 checker per rule kind, CHECKS), baseline.py, verdict.py, judge.py (the gate in one call), output.py.

@@ -52,6 +52,23 @@ def rule_arms(rule: dict, run: dict, with_base: bool) -> list[str]:
     return arms
 
 
+def unknown_adapters(run: dict, names) -> str | None:
+    """The line refusing `--adapter` names that are not adapter arms of the run, or None when all are."""
+    arms = adapter_arms(run)
+    bad = [n for n in dict.fromkeys(names) if n not in arms]
+    if not bad:
+        return None
+    return "; ".join(f"--adapter {n}: not an adapter arm of run {run['run_id']}"
+                     + (close(n, arms) if arms else " (the run has no adapter arm)") for n in bad)
+
+
+def only_adapters(run: dict, names) -> dict:
+    """The run as a gate asked for some adapters sees it: the base and those adapter arms (rules are validated
+    against the whole run first, so a rule naming another adapter is still a valid rule, judged for none)."""
+    keep = set(names) | {BASE_ARM}
+    return {**run, "arms": [a for a in run["arms"] if a["name"] in keep]}
+
+
 def targets(rule: dict, run: dict, with_base: bool) -> list[tuple[str, str, str]]:
     """Every (task, metric, arm) of the run's scores that a rule with a task and a metric judges, in run order."""
     arms = rule_arms(rule, run, with_base)
