@@ -228,3 +228,17 @@ def test_yelp_format_uses_the_yelp_task_prompt(tiny_model, tmp_path):
     answer = [t for t, lab in zip(ids, labels) if lab != -100]
     assert tok.decode(answer) == " 4" + tok.eos_token and not truncated
     assert tok.decode(ids[: len(ids) - len(answer)]) == pair.prompt
+
+
+def test_the_same_command_gives_the_same_adapter_bit_for_bit(tiny_model, tmp_path):
+    """The seed reaches LoRA's initial A matrices, not only the Trainer: two runs of one command agree to the bit."""
+    from safetensors.numpy import load_file
+
+    data = write_jsonl(tmp_path / "data.jsonl", ROWS)
+    weights = []
+    for name in ("one", "two"):
+        assert main(train_argv(tiny_model, data, tmp_path / name, "--max-steps", "3", "--seed", "7",
+                               "--no-registry")) == 0
+        weights.append(load_file(str(tmp_path / name / "adapter_model.safetensors")))
+    assert weights[0].keys() == weights[1].keys() and weights[0]
+    assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])

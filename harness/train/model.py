@@ -87,6 +87,11 @@ def load_lora_model(cfg: TrainConfig, source: str, device: str):
     elif cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
+    # Seeded here, not only in TrainingArguments (which seeds when the Trainer is built, after this): LoRA's A
+    # matrices are drawn now, and the same command must give the same adapter.
+    from transformers import set_seed
+
+    set_seed(cfg.seed)
     model = get_peft_model(model, LoraConfig(r=cfg.r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                                              target_modules=targets, bias="none", task_type="CAUSAL_LM"))
     return model, targets
