@@ -17,6 +17,7 @@ def test_benchmark_quick_mode():
                        timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     m = re.search(r"scores: harness == stock lm-eval on (\d+) \(arm, task, metric\) values", r.stdout)
-    assert m and int(m.group(1)) >= 100, r.stdout
+    # --quick: the base and one adapter, each in the one-adapter and in the many-adapter run, on every task's metrics
+    assert m and int(m.group(1)) >= 80, r.stdout
     for label in ("cold b+1", "warm b+1", "many b+4", "RSS b+4/b+1", "ppl/ceiling", "gen/ceiling"):
         assert label in r.stdout
