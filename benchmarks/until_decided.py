@@ -7,7 +7,7 @@ It runs `harness demo --quick` in DIR/demo (its base model and its trained "revi
 there), writes N test reviews from the demo world's own generator (the demo's 60 are too few for stopping to
 matter), then two `harness run`s of base + adapter on yelp and general_qa, each with its own fresh response cache:
 one scores every document, one stops each task once the rules (benchmarks/until_decided.yaml) are decided. Both are
-judged by `harness gate` with those rules. Prints a table; the README quotes it.
+judged by `harness gate` with those rules. Prints a table; docs/run.md quotes it.
 """
 
 from __future__ import annotations

@@ -13,24 +13,55 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _env(out: Path, threads: str = "1") -> dict:
+# A second kernel set, the one a CPU without AVX2 would run: torch's non-vectorised ATen kernels, MKL's and oneDNN's
+# most compatible code paths. The demo pins AVX2 only where these are not set.
+OTHER_KERNELS = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "SSE41"}
+
+
+def _env(out: Path, threads: str = "1", kernels: dict | None = None) -> dict:
     # No shared assets and no network: the demo builds its own world. One thread, as on a loaded laptop.
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HARNESS_SHARED": str(out / "nowhere"),
-            "OMP_NUM_THREADS": threads}
+    env = {k: v for k, v in os.environ.items() if k not in OTHER_KERNELS}
+    return {**env, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HARNESS_SHARED": str(out / "nowhere"),
+            "OMP_NUM_THREADS": threads, **(kernels or {})}
 
 
-def demo(out: Path, threads: str = "1") -> subprocess.CompletedProcess:
+def demo(out: Path, threads: str = "1", kernels: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness", "demo", "--quick", "--out", str(out)], capture_output=True,
-                          text=True, timeout=600, env=_env(out, threads))
+                          text=True, timeout=600, env=_env(out, threads, kernels))
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    first, second = demo(root / "a", threads="1"), demo(root / "b", threads="2")
+def interrupted(tmp_path_factory):
+    """A quick demo interrupted by Ctrl-C once its base is in place: (its folder, exit code, stderr, stages recorded)."""
+    import signal
+    import time
+
+    out = tmp_path_factory.mktemp("demo") / "a"
+    # Ctrl-C as a terminal sends it. A test suite started in the background by a shell without job control
+    # inherits SIGINT ignored (POSIX), and Python then installs no KeyboardInterrupt handler: the demo would run to
+    # its end. The child puts Python's handler back first, as a process started from a terminal has it.
+    start = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "from harness.cli.app import main; sys.exit(main())")
+    proc = subprocess.Popen([sys.executable, "-c", start, "demo", "--quick", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(out))
+    ledger = out / "demo_stages.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (ledger.is_file() and "base" in ledger.read_text()):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    return out, proc.returncode, err, json.loads(ledger.read_text())["done"]
+
+
+@pytest.fixture(scope="module")
+def runs(interrupted):
+    """The quick demo twice: resuming the interrupted one with its own kernel pins on one thread, and afresh with
+    another kernel set on two threads."""
+    a = interrupted[0]
+    first, second = demo(a), demo(a.parent / "b", threads="2", kernels=OTHER_KERNELS)
     for r in (first, second):
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    return root / "a", root / "b", first
+    return a, a.parent / "b", first
 
 
 def test_outputs_exist(runs):
@@ -116,40 +147,53 @@ def test_the_adapter_learns_on_one_thread(runs):
     assert d["accuracy"] > d["chance_accuracy"] + 0.3, d
 
 
-def test_interrupted_demo_resumes_stage_by_stage(tmp_path):
-    import signal
-    import time
-
-    out = tmp_path / "d"
-    # Ctrl-C as a terminal sends it. A test suite started in the background by a shell without job control
-    # inherits SIGINT ignored (POSIX), and Python then installs no KeyboardInterrupt handler: the demo would run to
-    # its end. The child puts Python's handler back first, as a process started from a terminal has it.
-    start = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-             "from harness.cli.app import main; sys.exit(main())")
-    proc = subprocess.Popen([sys.executable, "-c", start, "demo", "--quick", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(out))
-    ledger = out / "demo_stages.json"
-    deadline = time.time() + 300
-    while time.time() < deadline and not (ledger.is_file() and "base" in ledger.read_text()):
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=300)
-    done = json.loads(ledger.read_text())["done"]
-    assert proc.returncode == 130 and "run the same command again to resume" in err, err[-3000:]
+def test_interrupted_demo_resumes_stage_by_stage(runs, interrupted):
+    """Ctrl-C during the adapter's training: exit 130 with the rerun line; the rerun (the fixture's first demo)
+    skips exactly the finished stages and completes, with the figures of an uninterrupted demo (checked below)."""
+    _, code, err, done = interrupted
+    assert code == 130 and "run the same command again to resume" in err, err[-3000:]
     assert "base" in done and "run" not in done
-    again = demo(out)
-    assert again.returncode == 0, again.stderr[-3000:]
+    again = runs[2]
     skipped = again.stderr.count("done before with the same settings; skipped")
     assert skipped == len(done)  # every finished stage, and only those
-    assert "pre-training" in again.stderr and (out / "run" / "run.json").is_file()
+    assert "training: step" in again.stderr and (runs[0] / "run" / "run.json").is_file()
 
 
-def test_two_quick_runs_are_identical(runs):
-    """One seed, the same numbers, whatever the machine's thread count (the demo fixes its own to one)."""
+def _run(folder: Path) -> dict:
+    return json.loads((folder / "run" / "run.json").read_text())
+
+
+def test_two_kernel_sets_give_the_same_verdicts_and_the_headline_within_tolerance(runs):
+    """The base is the same bytes everywhere and its figures agree to the printed digits; the adapter, trained on
+    each kernel set, moves within the tolerance docs/demo.md states; every verdict is the same."""
+    from harness.demo import figures
+
     a, b, _ = runs
-    scores = [[(s["task"], s["metric"], s["arm"], s["value"]) for s in json.loads((d / "run" / "run.json").read_text())["scores"]]
-              for d in (a, b)]
-    assert scores[0] == scores[1]
+    got, want = figures.headline(_run(b)), figures.headline(_run(a))
+    assert len(want) == 2 * len(figures.ROWS)
+    assert figures.differences(got, want) == []
+    for key in want:
+        if key.endswith("/base"):
+            assert f"{got[key]:.4g}" == f"{want[key]:.4g}", key
+    verdicts = []
+    for folder in (a, b):
+        comps = _run(folder)["comparisons"]
+        gate = json.loads((folder / "run" / "gate.json").read_text())
+        verdicts.append(([(c["task"], c["metric"], c.get("significant"), c.get("test")) for c in comps],
+                         [r["passed"] for r in gate["rules"]]))
+    assert verdicts[0] == verdicts[1]
+
+
+def test_the_quick_demo_has_the_recorded_figures_and_says_so(runs):
+    """The figures recorded in the package (python -m benchmarks.demo --quick --write) are what the quick demo
+    gives, within the tolerance, and its last line says so."""
+    from harness.demo import figures
+
+    a, _, proc = runs
+    recorded = figures.expected(quick=True)
+    assert recorded is not None, "harness/demo/expected.json has no quick figures: python -m benchmarks.demo --quick --write"
+    assert figures.differences(figures.headline(_run(a)), recorded["figures"]) == []
+    assert "headline: the same as recorded for the quick demo" in proc.stdout.splitlines()[-1]
 
 
 def _zeroed(adapter: Path, out: Path) -> Path:

@@ -194,8 +194,10 @@ BYO = REPO / "examples" / "byo_task"
 
 
 def test_readme_shows_the_byo_task_example():
-    readme = (REPO / "README.md").read_text()
-    assert "```yaml\n" + (BYO / "capitals.yaml").read_text() + "```" in readme
+    # the README's Documentation section points to docs/tasks.md, "Bring your own task", which shows it whole
+    page = (REPO / "docs" / "tasks.md").read_text()
+    assert "```yaml\n" + (BYO / "capitals.yaml").read_text() + "```" in page
+    assert "(docs/tasks.md#bring-your-own-task)" in (REPO / "README.md").read_text()
 
 
 def test_byo_task_example_runs(tiny_model, tiny_adapters, tmp_path, monkeypatch):

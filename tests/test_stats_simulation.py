@@ -1,7 +1,7 @@
 """The statistical contract, checked by simulation: benchmarks/simulate.py draws runs with a known truth, compares
 them with harness.core.stats as shipped (compare, adjust) and judges the gate's rules with harness.gate.checks. The
 tests run its --quick grid (a few representative cells, fewer runs, well under a minute); the full grid, whose table
-the README quotes, is the benchmark's (`python -m benchmarks.simulate`), not a test.
+docs/statistics.md quotes, is the benchmark's (`python -m benchmarks.simulate`), not a test.
 
 In every cell (benchmarks.simulate.problems): CI coverage of the true delta within 93-97% (at least 93% for scores
 in [0, 1], whose interval is conservative by design), false alarms of A/A runs at most 5% (family-wise, with Holm,

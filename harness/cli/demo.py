@@ -20,10 +20,11 @@ def add_parser(sub) -> None:
 
 def command(a) -> int:
     from harness.demo import script as demo
+    from harness.demo import shipped
 
     # Both read once, when their library is imported: set before anything imports tqdm or torch.
     os.environ.setdefault("TQDM_DISABLE", "1")  # lm-eval's progress bars stay off
-    for key, value in demo.portable_kernels().items():
+    for key, value in shipped.portable_kernels().items():
         os.environ.setdefault(key, value)
     from harness.core.paths import out_problem
 

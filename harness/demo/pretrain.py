@@ -68,3 +68,40 @@ def build_base(world: dict, out: Path, seed: int, quick: bool) -> Path:
     model.save_pretrained(out)
     fast.save_pretrained(out)
     return out
+
+
+def recreate(out: Path, quick: bool) -> Path:
+    """Re-create a shipped base (`python -m harness.demo.pretrain [--quick] --out DIR`): the world of seed 0, the
+    demo's kernel pins, one thread, then pre-training. Bit-identical to the shipped files only on a CPU that sums
+    like the one that made them: pre-training from scratch turns any other rounding into other weights."""
+    import os
+    import tempfile
+
+    from harness.demo import shipped
+
+    for key, value in shipped.portable_kernels().items():
+        os.environ.setdefault(key, value)  # before torch is imported: it reads them once
+    import torch
+
+    from harness.demo.world import write_world
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        world = write_world(Path(tmp) / "world", shipped.SEED, quick)
+        build_base(world, out, shipped.SEED, quick)
+    shipped.remove_checkpoints(out)
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m harness.demo.pretrain",
+                                description="Re-create the demo's shipped base model (seed 0) in --out.")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--quick", action="store_true", help="the --quick demo's smaller base")
+    a = p.parse_args()
+    from harness.demo import shipped
+
+    for name, digest in shipped.digests(recreate(a.out.resolve(), a.quick)).items():
+        print(f"{digest}  {name}")
