@@ -1,15 +1,13 @@
 """The demo's figures, measured: runs `harness demo` as a user does, times it, and takes the headline table from the
-report it wrote. The README's demo headline is this script's output (between its demo-headline markers), so it
-cannot drift from what the demo prints:
+report it wrote. The README's demo table is this script's output (between its demo-headline markers).
 
     python -m benchmarks.demo [--quick] [--work DIR] [--write]
 
-Prints the wall and CPU time, the peak memory, the headline table and the gate's verdict, and whether the README's
-table is the same (exit 0) or not (exit 1, the rows that differ). `--write` records the result in
-benchmarks/results/ and the figures in harness/demo/expected.json (the demo compares its own with them in its last
-line; the tests compare the quick demo's), and puts the table into README.md. Machine-dependent only in the time it takes: the demo
-evaluates a shipped base, and the README says which figures are exact everywhere (docs/demo.md: how much the rest
-moves between kernel sets).
+Prints the wall and CPU time, the peak memory, the gate's result and the headline's first rows. Without --write, it
+compares those rows with the README's (exit 0 when they are the same, else 1 and the rows that differ: on another
+CPU the adapter's rows may, within the tolerance docs/demo.md states, since the adapter is trained on this CPU).
+`--write` records the result in benchmarks/results/ and the figures in harness/demo/expected.json (the demo compares
+its own with them in its last line; the tests compare the quick demo's), and puts the table into README.md.
 """
 
 from __future__ import annotations
@@ -111,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.quick:
         return 0
-    same = readme_block(README.read_text()) == block(result)
-    print("README.md's demo headline: " + ("the same" if same else "DIFFERS (rerun with --write to record it)"))
-    return 0 if same else 1
+    shown = [ln for ln in readme_block(README.read_text()).splitlines() if ln.startswith("|")]
+    differ = [row for row in result["headline"] if row not in shown]
+    print("README.md's demo headline: " + ("the same rows" if not differ else
+                                           "these rows differ (--write records them):\n" + "\n".join(differ)))
+    return 1 if differ else 0
 
 
 if __name__ == "__main__":

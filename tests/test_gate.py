@@ -431,7 +431,7 @@ def test_junit_json_and_step_summary(tmp_path, monkeypatch):
     # one case per (rule, adapter it judges); the two rules of one name are told apart by their index
     assert [c.get("name") for c in cases] == [
         "1. floor yelp/f1_macro[lora_r8]", "1. floor yelp/f1_macro[lora_r16]", "2. floor yelp/f1_macro[lora_r8]",
-        "2. floor yelp/f1_macro[lora_r16]", "improves yelp/accuracy [lora_r8][lora_r8]"]
+        "2. floor yelp/f1_macro[lora_r16]", "improves yelp/accuracy[lora_r8]"]
     assert suite.get("tests") == "5" and suite.get("failures") == "1" and len(cases) == 5
     assert [c.find("failure") is not None for c in cases] == [False, False, False, True, False]
     verdict = json.loads((tmp_path / "gate.json").read_text())

@@ -113,7 +113,7 @@ def test_an_unknown_adapter_is_one_line_and_writes_nothing(two, tmp_path, capsys
     assert gate(tmp_path, two, "--adapter", "lora_r6", "--junit", str(xml), "--json", str(js), "--record") == 2
     captured = capsys.readouterr()
     (line,) = captured.err.strip().splitlines()
-    assert line.startswith("error: --adapter lora_r6: not an adapter arm of run") and "(close matches: lora_r16, lora_r8)" in line
+    assert line.startswith("error: --adapter 'lora_r6': not an adapter arm of run") and "(close matches: lora_r16, lora_r8)" in line
     assert captured.out == "" and not xml.exists() and not js.exists() and not (two / output.GATE_FILE).exists()
 
 
@@ -189,3 +189,16 @@ def test_the_golden_run_fails_each_adapter_on_its_own_check(tmp_path):
     assert gate(tmp_path, run, "--record") == 1
     report = data.load([run])
     assert [decide.mark(report, a)[0] for a in ("lora_r8", "lora_r16")] == ["FAIL", "FAIL"]
+
+
+def test_junit_never_lands_on_the_recorded_verdict_or_the_json(two, tmp_path, capsys):
+    """XML written over gate.json would lose the verdict the report reads; over --json's file, one of the two."""
+    recorded = two / "gate.json"
+    for extra, said in ((["--junit", str(recorded)], "is the run's recorded verdict"),
+                        (["--junit", str(tmp_path / "v.json"), "--json", str(tmp_path / "v.json")], "is the --json file")):
+        assert gate(tmp_path, two, *extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0], err
+    assert not recorded.exists() and not (tmp_path / "v.json").exists()
+    assert gate(tmp_path, two, "--junit", str(two / "gate.xml"), "--record") == 1  # beside it, under its own name
+    assert json.loads(recorded.read_text())["adapters"] and ET.parse(two / "gate.xml").getroot().tag == "testsuites"

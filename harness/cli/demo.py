@@ -9,12 +9,15 @@ from harness.core.paths import user_path
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="the whole workflow offline in minutes: base, adapter, run, report, gate",
-                       description="Build a small world (a tiny pre-trained base, reviews, a manual, facts), train an "
-                                   "adapter, evaluate base vs adapter on every task family, report and gate. Offline.")
+    p = sub.add_parser("demo", help="the whole workflow offline in minutes: base, adapter, run, gate, report",
+                       description="Build a small world (a tiny pre-trained base shipped in the package, reviews, a "
+                                   "manual, facts), train an adapter, evaluate base vs adapter on every task family, "
+                                   "gate and report. Offline, on one CPU core.")
     p.add_argument("--out", type=user_path, default="demo", help="folder for everything (default demo/)")
-    p.add_argument("--quick", action="store_true", help="a smaller world: under a minute (for smoke tests)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="a smaller world and a shorter training (for smoke tests)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the world's and the training's seed (default 0, the shipped base's; another seed pre-trains "
+                        "a base on this CPU)")
     p.set_defaults(func=command)
 
 

@@ -21,7 +21,8 @@ def add_gate_parser(sub) -> None:
                    help="write the verdict as JSON here")
     g.add_argument("--record", action="store_true",
                    help="also record the verdict as RUN_DIR/gate.json, where `harness report` shows it, besides "
-                        "any --json FILE (the run directory is otherwise never written to)")
+                        "any --json FILE (otherwise only a --junit/--json path you put there is written in the run "
+                        "directory)")
     g.set_defaults(func=_cmd_gate)
 
 
@@ -31,7 +32,7 @@ def _cmd_gate(a) -> int:
 
     from harness.core import results
     from harness.core.errors import HarnessError
-    from harness.core.paths import refuse_inside_inputs, refuse_onto, require_file, user_path
+    from harness.core.paths import refuse_inside_inputs, refuse_onto, require_file, same_or_inside, user_path
     from harness.gate import output as gate_output
     from harness.gate.judge import judge
 
@@ -44,6 +45,10 @@ def _cmd_gate(a) -> int:
             require_file(path, flag)  # before judging: a broken pipeline must not look like a failed gate
             refuse_onto(path, flag, reads)
             refuse_inside_inputs(path, flag, run)
+    if a.junit is not None:  # XML where a reader expects the verdict's JSON would lose the verdict
+        for other, what in ((a.json, "the --json file"), (a.run / gate_output.GATE_FILE, "the run's recorded verdict")):
+            if other is not None and same_or_inside(a.junit, other):
+                raise HarnessError(f"--junit {a.junit}: is {what}; give the JUnit XML a path of its own (gate.xml)")
     record = a.run / gate_output.GATE_FILE if a.record else None
     if record is not None and a.json is not None and a.json.resolve() == record.resolve():
         record = None  # --json writes it already

@@ -70,8 +70,8 @@ def copy_base(quick: bool, out: Path) -> Path:
         key = f"{src.name}/{name}"
         if not (src / name).is_file() or sha256(src / name) != sums.get(key):
             raise HarnessError(f"the demo's shipped base file {key} is missing or not the one SHA256SUMS lists "
-                               "(a partial checkout, or Git LFS not fetched?); reinstall the package, or re-create "
-                               "it with `python -m harness.demo.pretrain" + (" --quick" if quick else "") + " --out DIR`")
+                               "(a partial checkout, or Git LFS not fetched?); reinstall the package from a complete "
+                               "checkout, or run the demo with another --seed, which pre-trains a base on this CPU")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -81,9 +81,14 @@ def markdown(results_: list[RuleResult], run: dict) -> str:
 
 
 def _case_names(results_: list[RuleResult]) -> dict[int, str]:
-    """Each rule's name in its test cases; two rules of one name are told apart by their index."""
-    names = [r.name for r in results_]
-    return {r.index: r.name if names.count(r.name) == 1 else f"{r.index}. {r.name}" for r in results_}
+    """Each rule's name in its test cases, without the arm its name may end with (the case adds `[adapter]`); two
+    rules of one name are told apart by their index."""
+    def plain(r: RuleResult) -> str:
+        arm = r.rule.get("arm")
+        return r.name if r.rule.get("name") or not arm else r.name.removesuffix(f" [{arm}]")
+
+    names = [plain(r) for r in results_]
+    return {r.index: plain(r) if names.count(plain(r)) == 1 else f"{r.index}. {plain(r)}" for r in results_}
 
 
 def junit(results_: list[RuleResult], run: dict) -> str:

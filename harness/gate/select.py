@@ -58,7 +58,7 @@ def unknown_adapters(run: dict, names) -> str | None:
     bad = [n for n in dict.fromkeys(names) if n not in arms]
     if not bad:
         return None
-    return "; ".join(f"--adapter {n}: not an adapter arm of run {run['run_id']}"
+    return "; ".join(f"--adapter '{n}': not an adapter arm of run {run['run_id']}"
                      + (close(n, arms) if arms else " (the run has no adapter arm)") for n in bad)
 
 
