@@ -125,3 +125,14 @@ def tinystories_adapter(tinystories, tmp_path_factory) -> Path:
 
 # Every test run records into its own registry, never the user's.
 os.environ.setdefault("HARNESS_REGISTRY", str(Path(__import__("tempfile").mkdtemp(prefix="harness-reg-")) / "registry.sqlite"))
+
+
+# The longest files first: two workers each take whole files (--dist loadfile), and a long file scheduled last keeps
+# one worker busy while the other has nothing left (the quick start, two minutes, used to end the suite alone).
+LONGEST_FIRST = ("test_demo.py", "test_vllm_engine.py", "test_quickstart.py", "test_stats_simulation.py",
+                 "test_benchmark.py", "test_bad_input_corpus.py", "test_reports.py", "test_train.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: the rest keep their order
