@@ -262,6 +262,7 @@ def test_architecture_md_lists_every_module():
     assert sorted(listed - {str(p.relative_to(REPO)) for p in MODULES.values()}) == [], "listed but not there"
 
 
+@pytest.mark.slow  # each command in a fresh interpreter: up to 12 s
 @pytest.mark.parametrize("argv", [
     ["report", "{run}", "--out", "{tmp}/report", "--format", "md,html,tex,png"],
     ["gate", "{run}", "--rules", "{repo}/examples/gates.yaml", "--json", "{tmp}/gate.json"],

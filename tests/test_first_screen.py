@@ -162,6 +162,7 @@ def _measure(page: Path, tmp_path: Path, width: int, height: int) -> dict:
     return json.loads(found.group(1).replace("&quot;", '"'))
 
 
+@pytest.mark.slow  # Chromium renders each page: 10-16 s
 @pytest.mark.parametrize("which", ["golden", "sweep"])
 def test_the_page_never_scrolls_sideways_at_1366_px(tmp_path, which):
     run_dir = GOLDEN_RUN if which == "golden" else _sweep(tmp_path)

@@ -102,6 +102,7 @@ def _assert_wrong_within_nominal(rows):
             assert rate <= stopping.NOMINAL + 2 * se, (r["cell"].label, state, rate)
 
 
+@pytest.mark.slow  # 5 cells x 300 simulated runs: about 15 s
 def test_wrong_decisions_stay_within_the_nominal_rate_under_optional_stopping():
     rows = [stopping.run_cell(c, 300, i) for i, c in enumerate(stopping.cells(quick=True))]
     _assert_wrong_within_nominal(rows)

@@ -319,6 +319,7 @@ def test_resampled_p_near_the_threshold_gets_more_resamples():
     assert len(verdicts) == 1
 
 
+@pytest.mark.slow  # thousands of random samples through scikit-learn: about 10 s
 def test_vectorised_class_f1_equals_scikit_learn_on_random_samples():
     """The bootstrap's per-resample F1 (a bincount confusion matrix) against sklearn's f1_score, every average, with
     and without the drop-unparseable policy, on 200 random samples including tiny and all-unparseable ones."""

@@ -28,8 +28,12 @@ from benchmarks.simgrid import Cell  # noqa: E402
 from benchmarks.simulate import Result  # noqa: E402
 from harness.core import aggregations, stats  # noqa: E402
 
+# The three cells over 15 s run with the slow tests (in CI); the rest run everywhere
+HEAVY = {"metrics-5x10-n1000", "macro_f1-churn30-n200", "groups-57x20"}
 
-@pytest.mark.parametrize("cell", simgrid.grid(quick=True), ids=lambda c: c.id)
+
+@pytest.mark.parametrize("cell", [pytest.param(c, marks=[pytest.mark.slow] if c.id in HEAVY else [])
+                                  for c in simgrid.grid(quick=True)], ids=lambda c: c.id)
 def test_quick_grid(cell):
     result = simulate.run_cell(cell)
     found = simulate.problems(result)

@@ -173,6 +173,7 @@ def harness(*argv) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harness", *argv], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # each case loads the model to check its settings: 7-10 s
 @pytest.mark.parametrize("case, fragment", [
     ("empty", "no rows"),
     ("columns", "no column 'instruction'"),
