@@ -6,9 +6,10 @@ machine and pre-trains only for a seed no shipped base was made with. `python -m
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
+
+from harness.core.fingerprint import sha256_file
 
 BASES = Path(__file__).resolve().parent / "bases"
 SUMS = BASES / "SHA256SUMS"
@@ -34,17 +35,9 @@ def portable_kernels() -> dict[str, str]:
     return {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def digests(folder: Path) -> dict[str, str]:
     """`<size>/<file>` -> sha256 of a base folder's files, as SHA256SUMS lists them."""
-    return {f"{folder.name}/{name}": sha256(folder / name) for name in FILES}
+    return {f"{folder.name}/{name}": sha256_file(folder / name) for name in FILES}
 
 
 def expected() -> dict[str, str]:
@@ -68,7 +61,7 @@ def copy_base(quick: bool, out: Path) -> Path:
     src, sums = BASES / ("quick" if quick else "full"), expected()
     for name in FILES:
         key = f"{src.name}/{name}"
-        if not (src / name).is_file() or sha256(src / name) != sums.get(key):
+        if not (src / name).is_file() or sha256_file(src / name) != sums.get(key):
             raise HarnessError(f"the demo's shipped base file {key} is missing or not the one SHA256SUMS lists "
                                "(a partial checkout, or Git LFS not fetched?); reinstall the package from a complete "
                                "checkout, or run the demo with another --seed, which pre-trains a base on this CPU")
